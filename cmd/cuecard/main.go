@@ -1,0 +1,80 @@
+// Command cuecard is a real-time coach for live sales calls: it analyzes
+// calls offline, evaluates the coach on labelled calls, and serves live
+// sessions. Run "cuecard help" for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is an error in how the command was called or in its input; it
+// exits with status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// command is one subcommand: it parses its own flags from args.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"analyze": {"run the pipeline offline on a transcript or audio, events as JSONL on stdout", runAnalyze},
+		"eval":    {"score the coach on a directory of labelled calls", runEval},
+		"explain": {"show how the playbook reads one utterance (signals, features)", runExplain},
+	}
+}
+
+// run executes one subcommand and returns the process exit status: 0 on
+// success, 2 on bad usage or bad input, 1 on other failures.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "cuecard: unknown command %q (see cuecard help)\n", args[0])
+		return 2
+	}
+	err := c.run(ctx, args[1:], stdin, stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "cuecard %s: %v\n", args[0], err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+func printUsage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: cuecard <command> [flags]\n\ncommands:")
+	for _, name := range sortedKeys(cmds) {
+		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
+	}
+}

@@ -1,0 +1,579 @@
+package coach
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Engine is the coach for one call: it turns timed inputs (speech
+// segments, transcripts, clock ticks) into the contract's events. It is
+// pure logic: no I/O, no goroutines, not safe for concurrent use; one
+// goroutine (the session's) owns it.
+type Engine struct {
+	pb   *Playbook
+	an   *analyzer
+	talk *talkTracker
+	vm   vm.VM
+
+	now      int64
+	finished bool
+	lastTalk int64
+
+	stage int // index into pb.stages; -1 before the first transcript
+	spans []StageSpan
+
+	env *env
+
+	cues    []cueState
+	pending []pendingOutcome
+	records []CueRecord
+	nextID  int
+
+	// The rep's current monologue, for rep_turn_words and quotes.
+	repMonoStart int64
+	repMonoWords int
+	repPartial   int
+	repText      string
+
+	prior     string // the prospect's last pain or value, in the second person
+	questions [3]int
+
+	sigFirst []int // first surviving hit of each signal in the current text
+	hits     []hit
+	cancels  []hit
+	resets   []hit
+	negs     []hit
+	out      []Event
+}
+
+type cueState struct {
+	armed     bool
+	count     int
+	lastAt    int64
+	lastShare float64
+	trigSpk   Speaker
+	trigStart int64
+}
+
+type pendingOutcome struct {
+	rec       int // index into records
+	def       int
+	at        int64
+	deadline  int64
+	share     float64
+	trigSpk   Speaker
+	trigStart int64
+}
+
+// templateData is what cue bodies and evidence templates may use.
+type templateData struct {
+	Quote  string // the words that triggered the cue
+	Clause string // the triggering clause, handed back in the second person
+	Prior  string // the prospect's last stated pain or value, second person
+	Talk   Talk
+}
+
+// NewEngine returns an engine for one call on playbook pb.
+func NewEngine(pb *Playbook) *Engine {
+	e := &Engine{pb: pb, an: newAnalyzer(pb.stemExc), talk: newTalkTracker(pb.Talk), stage: -1, lastTalk: math.MinInt64 / 2}
+	e.env = pb.layout.instance()
+	e.env.v.Field(envReached).Set(reflect.ValueOf(func(id string) bool {
+		for i, s := range e.pb.stages {
+			if s.id == id {
+				return e.stage >= i
+			}
+		}
+		return false
+	}))
+	e.env.v.Field(envStageIndex).SetInt(-1)
+	e.cues = make([]cueState, len(pb.cues))
+	for i := range e.cues {
+		e.cues[i] = cueState{armed: true, lastAt: math.MinInt64 / 2, trigStart: -1}
+	}
+	e.sigFirst = make([]int, len(pb.signals))
+	return e
+}
+
+// Now returns the media time of the last input.
+func (e *Engine) Now() int64 { return e.now }
+
+func (e *Engine) resetU() {
+	e.env.u.SetZero()
+}
+
+// Step feeds one input and returns the events it produced, in order. The
+// returned slice is reused by the next call. Inputs older than the last one
+// fail with ErrTimeBackwards and change nothing.
+func (e *Engine) Step(in Input) ([]Event, error) {
+	if e.finished {
+		return nil, ErrFinished
+	}
+	if in.AtMS < e.now {
+		return nil, fmt.Errorf("%w: input at %d ms after %d ms", ErrTimeBackwards, in.AtMS, e.now)
+	}
+	if in.Speaker != Rep && in.Speaker != Prospect && in.Kind != Tick {
+		return nil, fmt.Errorf("input at %d ms: unknown speaker %d", in.AtMS, in.Speaker)
+	}
+	e.out = e.out[:0]
+	e.now = in.AtMS
+	var txt *text
+	switch in.Kind {
+	case SpeechStart:
+		e.talk.start(in.Speaker, in.AtMS)
+	case SpeechEnd:
+		e.talk.end(in.Speaker, in.EndMS)
+		e.out = append(e.out, Event{Type: EventSpeech, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS})
+	case Partial, Final:
+		e.out = append(e.out, Event{Type: EventTranscript, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS, Text: in.Text, Final: in.Kind == Final})
+		t := e.an.analyze(in.Text)
+		txt = &t
+	}
+	tk := e.talk.snapshot(in.AtMS)
+	e.trackRep(in, txt, tk)
+	e.setTalkEnv(tk)
+	e.env.v.Field(envEvent).SetString(eventName(in.Kind))
+	e.env.v.Field(envNow).SetInt(in.AtMS)
+	if txt != nil {
+		e.features(in, txt)
+		if in.Kind == Final {
+			e.questions[in.Speaker] += int(e.env.u.Field(uQuestions).Int())
+		}
+		if e.stage < 0 {
+			e.enterStage(0, in, txt, "")
+		}
+		e.advanceStage(in, txt)
+	} else {
+		e.resetU()
+	}
+	e.outcomes(in)
+	e.fire(in, txt, tk)
+	if txt != nil {
+		e.updateFlags()
+		e.notePrior(in, txt)
+	}
+	if in.AtMS-e.lastTalk >= e.pb.Talk.IntervalMS && (e.stage >= 0 || tk.RepMS+tk.ProspectMS > 0 || in.Kind != Tick) {
+		e.lastTalk = in.AtMS
+		e.out = append(e.out, Event{Type: EventTalk, AtMS: in.AtMS, Talk: tk})
+	}
+	return e.out, nil
+}
+
+func eventName(k InputKind) string {
+	switch k {
+	case Final:
+		return "final"
+	case Partial:
+		return "partial"
+	case SpeechEnd:
+		return "speech_end"
+	case SpeechStart:
+		return "speech_start"
+	}
+	return "tick"
+}
+
+// trackRep keeps the word count and latest words of the rep's current
+// monologue.
+func (e *Engine) trackRep(in Input, txt *text, tk Talk) {
+	if tk.MonologueSpeaker != Rep || e.talk.monoStart != e.repMonoStart {
+		if tk.MonologueSpeaker == Rep {
+			e.repMonoStart = e.talk.monoStart
+		} else {
+			e.repMonoStart = -1
+		}
+		e.repMonoWords, e.repPartial, e.repText = 0, 0, ""
+	}
+	if txt == nil || in.Speaker != Rep || tk.MonologueSpeaker != Rep {
+		return
+	}
+	if in.Kind == Final {
+		e.repMonoWords += len(txt.toks)
+		e.repPartial = 0
+	} else {
+		e.repPartial = len(txt.toks)
+	}
+	e.repText = in.Text
+}
+
+func (e *Engine) setTalkEnv(tk Talk) {
+	*e.env.talk = talkVars{
+		RepMS: int(tk.RepMS), ProspectMS: int(tk.ProspectMS), RepShare: tk.RepShare,
+		WindowRepShare: tk.WindowRepShare, MonologueSpeaker: tk.MonologueSpeaker.String(),
+		MonologueMS: int(tk.MonologueMS), RepTurnWords: e.repMonoWords + e.repPartial, ElapsedMS: int(e.now),
+	}
+}
+
+// features fills u from the text: counts, questions, signals, derives.
+func (e *Engine) features(in Input, t *text) {
+	u := e.env.u
+	u.Field(uSpeaker).SetString(in.Speaker.String())
+	u.Field(uFinal).SetBool(in.Kind == Final)
+	u.Field(uWords).SetInt(int64(len(t.toks)))
+	u.Field(uNumbers).SetInt(int64(t.numbers))
+	u.Field(uQuestions).SetInt(int64(e.countQuestions(t)))
+	for i := range e.pb.signals {
+		n, first := e.signal(&e.pb.signals[i], t)
+		u.Field(uFixed + i).SetInt(int64(n))
+		e.sigFirst[i] = first
+	}
+	for i, d := range e.pb.derives {
+		u.Field(uFixed + len(e.pb.signals) + i).SetBool(e.run(d.prog))
+	}
+}
+
+// countQuestions counts sentences that end with "?" or open, after lead
+// words, with a question opener. Text without punctuation (recognizer
+// output) is scanned for openers after any lead word.
+func (e *Engine) countQuestions(t *text) int {
+	n := 0
+	e.hits = e.pb.questions.find(t, e.hits[:0])
+	for _, s := range t.sents {
+		if s.question {
+			n++
+			continue
+		}
+		i := s.first
+		for i <= s.last && e.isLead(t, i) {
+			i++
+		}
+		for _, h := range e.hits {
+			if h.start == i || !t.punct {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func (e *Engine) isLead(t *text, i int) bool {
+	if e.pb.qlead == nil {
+		return false
+	}
+	for _, idx := range e.pb.qlead.byFirst[t.toks[i].stem] {
+		if len(e.pb.qlead.pats[idx].toks) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// signal counts the hits of one signal in t that survive negation and
+// cancellation, and returns the first one's token index (-1 if none).
+func (e *Engine) signal(sd *signalDef, t *text) (int, int) {
+	e.hits = sd.phrases.find(t, e.hits[:0])
+	if len(e.hits) == 0 {
+		return 0, -1
+	}
+	e.cancels = sd.cancel.find(t, e.cancels[:0])
+	e.resets = sd.reset.find(t, e.resets[:0])
+	e.negs = sd.negate.find(t, e.negs[:0])
+	n, first := 0, -1
+	for _, h := range e.hits {
+		if e.negated(t, h, sd.negWin) || e.cancelled(t, h, sd.window) {
+			continue
+		}
+		if first < 0 {
+			first = h.start
+		}
+		n++
+	}
+	return n, first
+}
+
+func (e *Engine) negated(t *text, h hit, win int) bool {
+	for _, g := range e.negs {
+		if g.end < h.start && h.start-g.end <= win && t.toks[g.end].sent == t.toks[h.start].sent {
+			return true
+		}
+	}
+	return false
+}
+
+// cancelled reports whether a resolution marker ("used to", "fixed") stands
+// near h in its sentence with no present-time marker ("but now") between.
+func (e *Engine) cancelled(t *text, h hit, win int) bool {
+	sent := t.toks[h.start].sent
+	for _, c := range e.cancels {
+		if t.toks[c.start].sent != sent || c.start <= h.end && c.end >= h.start {
+			continue
+		}
+		lo, hi := c.end, h.start // marker before the hit
+		if c.start > h.end {
+			lo, hi = h.end, c.start // marker after the hit
+		}
+		if hi-lo > win {
+			continue
+		}
+		protected := false
+		if c.start < h.start {
+			for _, r := range e.resets {
+				if r.start > lo && r.end < hi {
+					protected = true
+					break
+				}
+			}
+		}
+		if !protected {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) run(p *vm.Program) bool {
+	v, err := e.vm.Run(p, e.env.ptr)
+	if err != nil {
+		return false
+	}
+	b, _ := v.(bool)
+	return b
+}
+
+func (e *Engine) updateFlags() {
+	for i, f := range e.pb.flags {
+		if f.clear != nil && e.run(f.clear) {
+			e.env.state.Field(i).SetBool(false)
+		}
+		if e.run(f.set) {
+			e.env.state.Field(i).SetBool(true)
+		}
+	}
+}
+
+// notePrior remembers the prospect's latest pain or value, for bodies that
+// hand it back.
+func (e *Engine) notePrior(in Input, t *text) {
+	if in.Speaker != Prospect || in.Kind != Final {
+		return
+	}
+	for i, s := range e.pb.signals {
+		if (s.name == "value" || s.name == "pain") && e.sigFirst[i] >= 0 {
+			e.prior = t.clause(e.sigFirst[i], 20)
+		}
+	}
+}
+
+// quote returns the evidence sentence and handed-back clause of the text,
+// around the first hit of signal sig (or the whole text).
+func (e *Engine) quote(t *text, sig int) (string, string) {
+	if t == nil {
+		return "", ""
+	}
+	at := -1
+	if sig >= 0 {
+		at = e.sigFirst[sig]
+	}
+	if at < 0 {
+		if len(t.toks) == 0 {
+			return strings.TrimSpace(t.raw), ""
+		}
+		return t.sentenceText(0, 30), t.clause(0, 20)
+	}
+	return t.sentenceText(at, 30), t.clause(at, 20)
+}
+
+func (e *Engine) stageEnv() {
+	if e.stage >= 0 {
+		e.env.v.Field(envStage).SetString(e.pb.stages[e.stage].id)
+	}
+	e.env.v.Field(envStageIndex).SetInt(int64(e.stage))
+}
+
+func (e *Engine) enterStage(i int, in Input, t *text, _ string) {
+	from := ""
+	if e.stage >= 0 {
+		from = e.pb.stages[e.stage].id
+		e.spans[len(e.spans)-1].EndMS = in.AtMS
+	}
+	ev, _ := e.quote(t, e.pb.stages[i].quote)
+	e.stage = i
+	e.spans = append(e.spans, StageSpan{Stage: e.pb.stages[i].id, StartMS: in.AtMS, EndMS: in.AtMS, Evidence: ev})
+	e.stageEnv()
+	e.out = append(e.out, Event{Type: EventStage, AtMS: in.AtMS, Stage: e.pb.stages[i].id, From: from, Evidence: ev})
+}
+
+// advanceStage moves to the furthest later stage whose entry rule holds.
+func (e *Engine) advanceStage(in Input, t *text) {
+	for i := len(e.pb.stages) - 1; i > e.stage; i-- {
+		if p := e.pb.stages[i].enter; p != nil && e.run(p) {
+			e.enterStage(i, in, t, "")
+			return
+		}
+	}
+}
+
+// sameUtterance reports whether in belongs to the utterance that fired.
+func sameUtterance(in Input, spk Speaker, start int64) bool {
+	return (in.Kind == Partial || in.Kind == Final) && in.Speaker == spk && in.StartMS == start
+}
+
+// outcomes resolves pending cue outcomes: taken when the cue's rule holds
+// on a later utterance (or tick) inside its window, missed when its missed
+// rule holds or the window closes.
+func (e *Engine) outcomes(in Input) {
+	keep := e.pending[:0]
+	mask := maskOf(in.Kind)
+	for _, p := range e.pending {
+		d := &e.pb.cues[p.def]
+		resolved, taken, reason := false, false, ""
+		switch {
+		case in.AtMS > p.deadline:
+			resolved, reason = true, "window closed"
+		case d.outOn&mask != 0 && !sameUtterance(in, p.trigSpk, p.trigStart) &&
+			(in.Kind == Tick || in.Kind == SpeechEnd || in.StartMS >= p.trigStart):
+			e.setFired(p.at, p.share, e.cues[p.def].count)
+			if d.missed != nil && e.run(d.missed) {
+				resolved = true
+			} else if e.run(d.taken) {
+				resolved, taken = true, true
+			}
+		}
+		if !resolved {
+			keep = append(keep, p)
+			continue
+		}
+		e.resolve(p, taken, reason)
+	}
+	e.pending = keep
+}
+
+func (e *Engine) resolve(p pendingOutcome, taken bool, reason string) {
+	r := &e.records[p.rec]
+	r.OutcomeMS = e.now
+	r.Outcome = "missed"
+	if taken {
+		r.Outcome = "taken"
+	}
+	if reason == "call ended" {
+		r.Outcome = "open"
+	}
+	e.out = append(e.out, Event{Type: EventOutcome, AtMS: e.now, ID: r.ID, Cue: r.Cue, Taken: taken, Reason: reason})
+}
+
+func (e *Engine) setFired(at int64, share float64, count int) {
+	*e.env.fired = firedVars{AtMS: int(at), SinceMS: int(e.now - at), WindowRepShare: share, Count: count}
+}
+
+// fire evaluates every cue's rearm and firing rules on this input.
+func (e *Engine) fire(in Input, t *text, tk Talk) {
+	mask := maskOf(in.Kind)
+	for i := range e.pb.cues {
+		d := &e.pb.cues[i]
+		cs := &e.cues[i]
+		if !cs.armed && d.rearmOn&mask != 0 && !sameUtterance(in, cs.trigSpk, cs.trigStart) {
+			e.setFired(cs.lastAt, cs.lastShare, cs.count)
+			if e.run(d.rearm) {
+				cs.armed = true
+			}
+		}
+		if !cs.armed || d.on&mask == 0 || cs.count >= d.maxPerCall || in.AtMS-cs.lastAt < d.cooldownMS {
+			continue
+		}
+		if t != nil && sameUtterance(in, cs.trigSpk, cs.trigStart) {
+			continue // one cue per utterance
+		}
+		if t != nil && in.Kind == Final && d.staleMS > 0 && in.AtMS-in.EndMS > d.staleMS {
+			continue // its moment has passed
+		}
+		e.setFired(cs.lastAt, cs.lastShare, cs.count)
+		if !e.run(d.when) {
+			continue
+		}
+		e.emitCue(i, in, t, tk)
+	}
+}
+
+func (e *Engine) emitCue(i int, in Input, t *text, tk Talk) {
+	d := &e.pb.cues[i]
+	cs := &e.cues[i]
+	quote, clause := e.quote(t, d.quote)
+	if t == nil && e.repText != "" && tk.MonologueSpeaker == Rep {
+		// A time-based cue quotes the rep's latest words.
+		rt := e.an.analyze(e.repText)
+		if n := len(rt.toks); n > 0 {
+			quote, clause = rt.sentenceText(n-1, 30), rt.clause(n-1, 20)
+		}
+	}
+	data := templateData{Quote: quote, Clause: clause, Prior: e.prior, Talk: tk}
+	var body, evidence strings.Builder
+	if err := d.body.Execute(&body, data); err != nil {
+		body.WriteString(d.Title)
+	}
+	if err := d.evidence.Execute(&evidence, data); err != nil {
+		evidence.WriteString(quote)
+	}
+	e.nextID++
+	id := "c" + strconv.Itoa(e.nextID)
+	ev := Event{Type: EventCue, AtMS: in.AtMS, ID: id, Cue: d.ID, Title: d.Title,
+		Body: collapse(body.String()), Evidence: collapse(evidence.String()), Priority: d.Priority}
+	if t != nil {
+		ev.Speaker, ev.StartMS, ev.EndMS = in.Speaker, in.StartMS, in.EndMS
+		if in.Kind == Partial {
+			ev.EndMS = in.AtMS
+		}
+		cs.trigSpk, cs.trigStart = in.Speaker, in.StartMS
+	} else {
+		ev.Speaker, ev.StartMS, ev.EndMS = tk.MonologueSpeaker, e.talk.monoStart, in.AtMS
+		cs.trigSpk, cs.trigStart = NoSpeaker, -1
+	}
+	cs.count++
+	cs.lastAt = in.AtMS
+	cs.lastShare = tk.WindowRepShare
+	if d.rearm != nil {
+		cs.armed = false
+	}
+	e.out = append(e.out, ev)
+	e.records = append(e.records, CueRecord{ID: id, Cue: d.ID, Title: d.Title, AtMS: in.AtMS, Evidence: ev.Evidence, Outcome: "open"})
+	e.pending = append(e.pending, pendingOutcome{rec: len(e.records) - 1, def: i, at: in.AtMS,
+		deadline: in.AtMS + d.outWindowMS, share: tk.WindowRepShare, trigSpk: cs.trigSpk, trigStart: cs.trigStart})
+}
+
+// collapse folds runs of white space (YAML folding leaves some) into one.
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Finish ends the call at media time atMS (or the last input's time, if
+// later): open outcomes are closed, and the summary is the last event.
+func (e *Engine) Finish(atMS int64) ([]Event, error) {
+	if e.finished {
+		return nil, ErrFinished
+	}
+	e.out = e.out[:0]
+	e.now = max(e.now, atMS)
+	for _, p := range e.pending {
+		e.resolve(p, false, "call ended")
+	}
+	e.pending = nil
+	tk := e.talk.snapshot(e.now)
+	e.out = append(e.out, Event{Type: EventTalk, AtMS: e.now, Talk: tk})
+	e.finished = true
+	s := &Summary{Stages: e.spans, Cues: e.records}
+	if s.Stages == nil {
+		s.Stages = []StageSpan{}
+	}
+	if s.Cues == nil {
+		s.Cues = []CueRecord{}
+	}
+	if n := len(s.Stages); n > 0 {
+		s.Stages[n-1].EndMS = e.now
+		s.Metrics.FurthestStage = s.Stages[n-1].Stage
+	}
+	e.talk.finish(e.now, &s.Metrics)
+	s.Metrics.RepQuestions, s.Metrics.ProspectQuestions = e.questions[Rep], e.questions[Prospect]
+	s.Metrics.CuesFired = len(e.records)
+	for _, r := range e.records {
+		if r.Outcome == "taken" {
+			s.Metrics.CuesTaken++
+		}
+	}
+	if s.Metrics.CuesFired > 0 {
+		s.Metrics.Uptake = round3(float64(s.Metrics.CuesTaken) / float64(s.Metrics.CuesFired))
+	}
+	e.out = append(e.out, Event{Type: EventSummary, AtMS: e.now, Summary: s})
+	return e.out, nil
+}

@@ -1,0 +1,62 @@
+package coach
+
+// Speaker is one side of the call: the rep using cuecard or the prospect.
+type Speaker uint8
+
+const (
+	// NoSpeaker marks the absence of a speaker (no monologue in progress).
+	NoSpeaker Speaker = iota
+	// Rep is the salesperson using cuecard.
+	Rep
+	// Prospect is everyone on the other side of the call.
+	Prospect
+)
+
+// String returns the contract's name of the speaker, "" for NoSpeaker.
+func (s Speaker) String() string {
+	switch s {
+	case Rep:
+		return "rep"
+	case Prospect:
+		return "prospect"
+	}
+	return ""
+}
+
+// ParseSpeaker maps the contract's names ("rep", "prospect") to a Speaker.
+func ParseSpeaker(name string) (Speaker, bool) {
+	switch name {
+	case "rep":
+		return Rep, true
+	case "prospect":
+		return Prospect, true
+	}
+	return NoSpeaker, false
+}
+
+// InputKind says what happened in an Input.
+type InputKind uint8
+
+const (
+	// Tick only advances media time (at least every 500 ms while audio flows).
+	Tick InputKind = iota
+	// SpeechStart marks that Speaker began a voice-activity segment at AtMS.
+	SpeechStart
+	// SpeechEnd closes Speaker's segment [StartMS, EndMS]; AtMS >= EndMS.
+	SpeechEnd
+	// Partial is an interim hypothesis for the speech of Speaker since StartMS.
+	Partial
+	// Final is the final transcript of Speaker's utterance [StartMS, EndMS].
+	Final
+)
+
+// Input is one timed event fed to the Engine. Inputs must arrive with
+// non-decreasing AtMS (media time in milliseconds from the session's start).
+type Input struct {
+	Kind    InputKind
+	AtMS    int64
+	Speaker Speaker
+	StartMS int64
+	EndMS   int64
+	Text    string
+}
