@@ -5,7 +5,7 @@ FROM golang:1.26-bookworm AS build
 WORKDIR /src
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 	gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \
-	libopus-dev libsoxr-dev flite sox && rm -rf /var/lib/apt/lists/*
+	libopus-dev libopusfile-dev libsoxr-dev flite sox && rm -rf /var/lib/apt/lists/*
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
@@ -13,7 +13,7 @@ RUN make build
 
 FROM debian:bookworm-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-	libpocketsphinx3 libsphinxbase3 pocketsphinx-en-us libopus0 libsoxr0 flite sox ca-certificates \
+	libpocketsphinx3 libsphinxbase3 pocketsphinx-en-us libopus0 libopusfile0 libsoxr0 flite sox ca-certificates \
 	&& rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/cuecard cuecard \
 	&& mkdir -p /var/lib/cuecard && chown cuecard /var/lib/cuecard
 COPY --from=build /src/bin/cuecard /usr/local/bin/cuecard

@@ -9,9 +9,9 @@ FUZZTIME ?= 5s
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \
-	libopus-dev libsoxr-dev flite sox
+	libopus-dev libopusfile-dev libsoxr-dev flite sox
 
-.PHONY: all deps build run demo test fuzz bench eval vet fmt-check clean
+.PHONY: all deps build run demo test fuzz bench eval eval-audio vet fmt-check clean
 
 all: build
 
@@ -29,15 +29,27 @@ deps:
 build: deps
 	$(GO) build -o $(BIN) ./cmd/cuecard
 
-run: build
-	./$(BIN) analyze --transcript examples/demo-call.jsonl
+# run serves on the embedded default set-up; the demo call is synthesized
+# once into $(DATA)/demo so it can be streamed into the server.
+run: build $(DATA)/demo/rep.wav
+	@echo "To play the demo call into the server, in another terminal:"
+	@echo "  ./$(BIN) stream --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav --server http://$(ADDR)"
+	./$(BIN) serve --addr $(ADDR) --data $(DATA)
+
+$(DATA)/demo/rep.wav: examples/demo-call.jsonl | build
+	./$(BIN) synth examples/demo-call.jsonl --out $(DATA)/demo
+
+# demo analyzes the demo call offline, from its transcript and its audio.
+demo: build $(DATA)/demo/rep.wav
+	./$(BIN) analyze --transcript examples/demo-call.jsonl | grep -v '"talk"'
+	./$(BIN) analyze --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav | grep -v '"talk"'
 
 test: deps fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 fmt-check:
-	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@bad=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 
 vet:
@@ -55,10 +67,14 @@ fuzz:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# eval scores the coach on labelled calls (EVAL_DIR, by default the shared set).
+# eval scores the coach on labelled calls (EVAL_DIR, by default the shared
+# set), from their transcripts; eval-audio on synthesized audio of them.
 EVAL_DIR ?= ../shared/eval/calls
 eval: build
 	./$(BIN) eval $(EVAL_DIR)
+
+eval-audio: build
+	./$(BIN) eval --audio --audio-dir $(DATA)/eval-audio $(EVAL_DIR)
 
 clean:
 	rm -rf bin

@@ -42,6 +42,7 @@ type Engine struct {
 
 	prior     string // the prospect's last pain or value, in the second person
 	questions [3]int
+	turns     [3]turn
 
 	sigFirst []int // first surviving hit of each signal in the current text
 	hits     []hit
@@ -124,24 +125,29 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 	var txt *text
 	switch in.Kind {
 	case SpeechStart:
-		e.talk.start(in.Speaker, in.AtMS)
+		e.talk.start(in.Speaker, in.StartMS, in.AtMS)
 	case SpeechEnd:
-		e.talk.end(in.Speaker, in.EndMS)
+		e.talk.end(in.Speaker, in.EndMS, in.AtMS)
 		e.out = append(e.out, Event{Type: EventSpeech, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS})
 	case Partial, Final:
 		e.out = append(e.out, Event{Type: EventTranscript, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS, Text: in.Text, Final: in.Kind == Final})
-		t := e.an.analyze(in.Text)
-		txt = &t
 	}
 	tk := e.talk.snapshot(in.AtMS)
-	e.trackRep(in, txt, tk)
+	segWords, segQuestions := 0, 0
+	if in.Kind == Partial || in.Kind == Final {
+		in, txt, segWords = e.turnInput(in, tk)
+	}
+	e.trackRep(in, segWords, tk)
 	e.setTalkEnv(tk)
 	e.env.v.Field(envEvent).SetString(eventName(in.Kind))
 	e.env.v.Field(envNow).SetInt(in.AtMS)
 	if txt != nil {
 		e.features(in, txt)
 		if in.Kind == Final {
-			e.questions[in.Speaker] += int(e.env.u.Field(uQuestions).Int())
+			tr := &e.turns[in.Speaker]
+			n := int(e.env.u.Field(uQuestions).Int())
+			segQuestions, tr.questions = n-tr.questions, n
+			e.questions[in.Speaker] += max(segQuestions, 0)
 		}
 		if e.stage < 0 {
 			e.enterStage(0, in, txt, "")
@@ -177,9 +183,40 @@ func eventName(k InputKind) string {
 	return "tick"
 }
 
+// turn is what one side has said in its current turn: the finals of its
+// speech segments while it holds the floor. Recognizers cut an utterance
+// into segments at pauses; the coach reads the whole turn.
+type turn struct {
+	start     int64 // the first segment's start
+	text      string
+	words     int
+	questions int
+}
+
+// turnInput returns in with the text and start of the speaker's whole
+// turn so far, its analysis, and the number of words in is adding.
+func (e *Engine) turnInput(in Input, tk Talk) (Input, *text, int) {
+	tr := &e.turns[in.Speaker]
+	cont := tr.text != "" && tk.MonologueSpeaker == in.Speaker && e.talk.monoStart <= tr.start && in.StartMS >= tr.start
+	if !cont {
+		*tr = turn{start: in.StartMS}
+	}
+	full := in.Text
+	if tr.text != "" {
+		full = tr.text + " " + in.Text
+	}
+	t := e.an.analyze(full)
+	added := len(t.toks) - tr.words
+	if in.Kind == Final {
+		tr.text, tr.words = full, len(t.toks)
+	}
+	in.StartMS, in.Text = tr.start, full
+	return in, &t, added
+}
+
 // trackRep keeps the word count and latest words of the rep's current
 // monologue.
-func (e *Engine) trackRep(in Input, txt *text, tk Talk) {
+func (e *Engine) trackRep(in Input, segWords int, tk Talk) {
 	if tk.MonologueSpeaker != Rep || e.talk.monoStart != e.repMonoStart {
 		if tk.MonologueSpeaker == Rep {
 			e.repMonoStart = e.talk.monoStart
@@ -188,14 +225,14 @@ func (e *Engine) trackRep(in Input, txt *text, tk Talk) {
 		}
 		e.repMonoWords, e.repPartial, e.repText = 0, 0, ""
 	}
-	if txt == nil || in.Speaker != Rep || tk.MonologueSpeaker != Rep {
+	if (in.Kind != Partial && in.Kind != Final) || in.Speaker != Rep || tk.MonologueSpeaker != Rep {
 		return
 	}
 	if in.Kind == Final {
-		e.repMonoWords += len(txt.toks)
+		e.repMonoWords += segWords
 		e.repPartial = 0
 	} else {
-		e.repPartial = len(txt.toks)
+		e.repPartial = segWords
 	}
 	e.repText = in.Text
 }
@@ -360,14 +397,17 @@ func (e *Engine) notePrior(in Input, t *text) {
 }
 
 // quote returns the evidence sentence and handed-back clause of the text,
-// around the first hit of signal sig (or the whole text).
-func (e *Engine) quote(t *text, sig int) (string, string) {
+// around the first hit of the first of sigs that matched (or the whole
+// text).
+func (e *Engine) quote(t *text, sigs []int) (string, string) {
 	if t == nil {
 		return "", ""
 	}
 	at := -1
-	if sig >= 0 {
-		at = e.sigFirst[sig]
+	for _, sig := range sigs {
+		if at = e.sigFirst[sig]; at >= 0 {
+			break
+		}
 	}
 	if at < 0 {
 		if len(t.toks) == 0 {

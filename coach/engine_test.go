@@ -105,7 +105,6 @@ func firstDiff(got, want string) string {
 	return ""
 }
 
-
 // TestLabelledCalls scores the coach on the project's own labelled calls:
 // every expected cue inside its window, nothing forbidden, stages in order.
 func TestLabelledCalls(t *testing.T) {

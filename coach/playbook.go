@@ -93,7 +93,7 @@ type flagDef struct {
 type stageDef struct {
 	id    string
 	enter *vm.Program
-	quote int // signal index for the evidence, -1 for the whole utterance
+	quote []int // signals to quote, first that matched; none: the whole utterance
 }
 
 // inputs on which a rule is evaluated.
@@ -129,7 +129,7 @@ func maskOf(k InputKind) inputMask {
 type cueDef struct {
 	CueInfo
 	body, evidence *template.Template
-	quote          int
+	quote          []int
 	on, rearmOn    inputMask
 	when, rearm    *vm.Program
 	cooldownMS     int64
@@ -151,6 +151,26 @@ type lstr struct {
 func (s *lstr) UnmarshalYAML(n *yaml.Node) error {
 	s.Line = n.Line
 	return n.Decode(&s.V)
+}
+
+// lstrs is one scalar or a list of them.
+type lstrs []lstr
+
+func (l *lstrs) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var s lstr
+		if err := s.UnmarshalYAML(n); err != nil {
+			return err
+		}
+		*l = lstrs{s}
+		return nil
+	}
+	var list []lstr
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*l = list
+	return nil
 }
 
 type yPlaybook struct {
@@ -193,9 +213,9 @@ type yFlag struct {
 }
 
 type yStage struct {
-	ID        lstr `yaml:"id"`
-	Enter     lstr `yaml:"enter"`
-	QuoteFrom lstr `yaml:"quote_from"`
+	ID        lstr  `yaml:"id"`
+	Enter     lstr  `yaml:"enter"`
+	QuoteFrom lstrs `yaml:"quote_from"`
 }
 
 type yCue struct {
@@ -209,7 +229,7 @@ type yCue struct {
 	CooldownMS int64    `yaml:"cooldown_ms"`
 	StaleMS    int64    `yaml:"stale_ms"`
 	MaxPerCall int      `yaml:"max_per_call"`
-	QuoteFrom  lstr     `yaml:"quote_from"`
+	QuoteFrom  lstrs    `yaml:"quote_from"`
 	Evidence   lstr     `yaml:"evidence"`
 	Body       lstr     `yaml:"body"`
 	Outcome    yOutcome `yaml:"outcome"`
@@ -490,15 +510,19 @@ func (c *compiler) expr(s lstr, what string) (*vm.Program, error) {
 	return p, nil
 }
 
-func (c *compiler) quoteFrom(s lstr) (int, error) {
-	if s.V == "" {
-		return -1, nil
+func (c *compiler) quoteFrom(list lstrs) ([]int, error) {
+	var out []int
+	for _, s := range list {
+		if s.V == "" {
+			continue
+		}
+		i, ok := c.sig[s.V]
+		if !ok {
+			return nil, c.errf(s.Line, "quote_from: no signal named %q", s.V)
+		}
+		out = append(out, i)
 	}
-	i, ok := c.sig[s.V]
-	if !ok {
-		return 0, c.errf(s.Line, "quote_from: no signal named %q", s.V)
-	}
-	return i, nil
+	return out, nil
 }
 
 func (c *compiler) stages(ys []yStage) error {
@@ -514,7 +538,7 @@ func (c *compiler) stages(ys []yStage) error {
 		c.pb.Stages = append(c.pb.Stages, s.ID.V)
 	}
 	for i, s := range ys {
-		sd := stageDef{id: s.ID.V, quote: -1}
+		sd := stageDef{id: s.ID.V}
 		if i > 0 || s.Enter.V != "" {
 			p, err := c.expr(s.Enter, "stage "+s.ID.V+" enter")
 			if err != nil {
@@ -639,4 +663,3 @@ func (c *compiler) cues(ys []yCue) error {
 	}
 	return nil
 }
-

@@ -44,7 +44,6 @@ type talkTracker struct {
 	gaps      []int64
 	overlaps  int
 	overlapMS int64
-	overStart int64
 }
 
 type span struct{ start, end int64 }
@@ -58,47 +57,46 @@ func other(s Speaker) Speaker {
 	return Rep
 }
 
-// start records that s began speaking at t.
-func (k *talkTracker) start(s Speaker, t int64) {
+// start records that s began speaking at startMS; now is the media time
+// it became known (voice activity detection needs a little speech first).
+func (k *talkTracker) start(s Speaker, startMS, now int64) {
 	if k.speaking[s] {
 		return
 	}
-	k.advance(t)
-	o := other(s)
-	if k.speaking[o] {
-		k.overlaps++
-		k.overStart = t
-	}
+	k.advance(now)
+	startMS = min(startMS, now)
 	k.speaking[s] = true
-	k.segStart[s] = t
-	switch {
-	case k.mono == NoSpeaker:
-		k.begin(s, t)
-	case k.mono == s:
-		// Resuming within the pause: the monologue goes on.
+	k.segStart[s] = startMS
+	if k.mono == NoSpeaker {
+		k.begin(s, startMS)
 	}
 }
 
-// end records that s stopped speaking at t.
-func (k *talkTracker) end(s Speaker, t int64) {
+// end records that s stopped speaking at endMS; now is the media time it
+// became known (after the detector's hangover).
+func (k *talkTracker) end(s Speaker, endMS, now int64) {
 	if !k.speaking[s] {
 		return
 	}
-	k.advance(t)
+	endMS = max(min(endMS, now), k.segStart[s])
+	k.advance(endMS)
 	o := other(s)
-	if k.speaking[o] {
-		k.overlapMS += t - max(k.overStart, k.segStart[s], k.segStart[o])
+	// An overlap is counted once, when the first of the two segments ends.
+	if k.speaking[o] && k.segStart[o] < endMS {
+		k.overlaps++
+		k.overlapMS += endMS - max(k.segStart[o], k.segStart[s])
 	}
 	k.speaking[s] = false
-	k.lastEnd[s] = t
-	k.total[s] += t - k.segStart[s]
-	k.segs[s] = append(k.segs[s], span{k.segStart[s], t})
+	k.lastEnd[s] = endMS
+	k.total[s] += endMS - k.segStart[s]
+	k.segs[s] = append(k.segs[s], span{k.segStart[s], endMS})
 	if s == k.mono {
-		k.monoEnd = t
+		k.monoEnd = endMS
 		k.bcInPause = 0
-	} else if k.mono != NoSpeaker && t-k.segStart[s] < k.cfg.BackchannelMS {
-		k.bcInPause += t - k.segStart[s]
+	} else if k.mono != NoSpeaker && endMS-k.segStart[s] < k.cfg.BackchannelMS {
+		k.bcInPause += endMS - k.segStart[s]
 	}
+	k.advance(now)
 }
 
 // begin starts a monologue of s at t, closing the current one.
@@ -216,7 +214,7 @@ func (k *talkTracker) inWindow(s Speaker, from, to int64) int64 {
 func (k *talkTracker) finish(t int64, m *Metrics) {
 	for _, s := range []Speaker{Rep, Prospect} {
 		if k.speaking[s] {
-			k.end(s, t)
+			k.end(s, t, t)
 		}
 	}
 	k.advance(t)

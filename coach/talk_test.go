@@ -24,12 +24,12 @@ func runTalk(t *testing.T, segs []seg, until int64) *talkTracker {
 	for at := int64(0); at <= until; at += 100 {
 		for _, e := range evs {
 			if e.at > at-100 && e.at <= at && !e.start {
-				k.end(e.spk, e.at)
+				k.end(e.spk, e.at, e.at)
 			}
 		}
 		for _, e := range evs {
 			if e.at > at-100 && e.at <= at && e.start {
-				k.start(e.spk, e.at)
+				k.start(e.spk, e.at, e.at)
 			}
 		}
 		k.snapshot(at)
@@ -68,8 +68,8 @@ func TestTalkMetrics(t *testing.T) {
 			longestRep: 20_000, repMS: 18_500, prosMS: 700,
 		},
 		{
-			name: "a real answer is a turn switch; patience is the gap",
-			segs: []seg{{Rep, 0, 5_000}, {Prospect, 5_400, 15_000}, {Rep, 15_800, 18_000}, {Prospect, 18_300, 30_000}, {Rep, 30_400, 33_000}},
+			name:       "a real answer is a turn switch; patience is the gap",
+			segs:       []seg{{Rep, 0, 5_000}, {Prospect, 5_400, 15_000}, {Rep, 15_800, 18_000}, {Prospect, 18_300, 30_000}, {Rep, 30_400, 33_000}},
 			until:      40_000,
 			longestRep: 5_000, longestPros: 11_700, switches: 4, patience: 600,
 			repMS: 9_800, prosMS: 21_300,
@@ -127,7 +127,7 @@ func TestWindowShare(t *testing.T) {
 
 func TestLiveMonologueLength(t *testing.T) {
 	k := newTalkTracker(DefaultTalkConfig())
-	k.start(Rep, 1000)
+	k.start(Rep, 1000, 1000)
 	tk := k.snapshot(31_000)
 	if tk.MonologueSpeaker != Rep || tk.MonologueMS != 30_000 {
 		t.Fatalf("monologue %v %d ms, want rep 30000", tk.MonologueSpeaker, tk.MonologueMS)

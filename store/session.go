@@ -337,9 +337,9 @@ type ListFilter struct {
 // Page is one page of ListSessions. Total counts every session that matches
 // the filter, regardless of paging; NextCursor is empty on the last page.
 type Page struct {
-	Sessions   []Session
-	Total      int
-	NextCursor string
+	Sessions   []Session `json:"sessions"`
+	Total      int       `json:"total"`
+	NextCursor string    `json:"next_cursor,omitempty"`
 }
 
 // ListSessions returns one page of sessions (without their summaries). It

@@ -234,15 +234,3 @@ func (q *inputQueue) push(in coach.Input, order int) {
 }
 func (q *inputQueue) pop() queued   { return heap.Pop(q).(queued) }
 func (q *inputQueue) peek() *queued { return &q.items[0] }
-
-// Errors of transcript input, wrapped in a *LineError.
-var (
-	// ErrBadJSON means a line is not a JSON object.
-	ErrBadJSON = errors.New("unreadable JSON")
-	// ErrBadField means a required field is missing or has a bad value.
-	ErrBadField = errors.New("bad field")
-	// ErrTimeOrder means times that go backwards or end before they start.
-	ErrTimeOrder = errors.New("bad times")
-	// ErrLineTooLong means a line over MaxTranscriptLine bytes.
-	ErrLineTooLong = errors.New("line too long")
-)

@@ -2,12 +2,67 @@ package main
 
 import (
 	"context"
+	"errors"
+	"os"
 
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/stream"
 )
 
-type audioInput struct{ rep, prospect, stereo string }
+type audioInput struct {
+	rep, prospect, stereo string
+	sphinx                sphinxFlags
+}
+
+// audioError reports bad audio input (a missing or undecodable file) as a
+// usage error: one line naming the file, exit status 2.
+func audioError(err error) error {
+	var pe *os.PathError
+	for _, bad := range []error{stream.ErrNotWAV, stream.ErrUnsupportedFormat, stream.ErrTruncated, stream.ErrCorrupt} {
+		if errors.Is(err, bad) {
+			return usageError{err.Error()}
+		}
+	}
+	if errors.As(err, &pe) {
+		return usageError{err.Error()}
+	}
+	return err
+}
 
 func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit func(coach.Event) error) error {
-	return usagef("audio input is wired in audio.go")
+	if in.stereo == "" && (in.rep == "" || in.prospect == "") {
+		return usagef("--rep and --prospect go together")
+	}
+	// Check the files before loading the recognizer, so bad input fails fast.
+	for _, p := range []string{in.rep, in.prospect, in.stereo} {
+		if p == "" {
+			continue
+		}
+		f, err := stream.OpenWAV(p)
+		if err != nil {
+			return audioError(err)
+		}
+		f.Close()
+	}
+	tr, err := in.sphinx.open()
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	c := stream.NewCoach(pb, emit)
+	var end int64
+	step := func(x coach.Input) error {
+		end = max(end, x.AtMS)
+		return c.Step(x)
+	}
+	cfg := stream.DefaultConfig()
+	if in.stereo != "" {
+		err = stream.AnalyzeStereo(ctx, cfg, tr, in.stereo, step)
+	} else {
+		err = stream.AnalyzeFiles(ctx, cfg, tr, in.rep, in.prospect, step)
+	}
+	if err != nil {
+		return audioError(err)
+	}
+	return c.Finish(end)
 }

@@ -2,23 +2,34 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/eval"
 	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/synth"
 )
 
 func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stderr)
 	playbook := fs.String("playbook", "", "playbook YAML file (default: the built-in playbook)")
 	eventsDir := fs.String("events", "", "also write NAME.events.jsonl for each call into this directory")
+	audio := fs.Bool("audio", false, "synthesize each call with two voices and run the audio pipeline on it")
+	cache := fs.String("audio-dir", "", "where synthesized calls are kept between runs (default: a temporary directory)")
+	snr := fs.Float64("snr", 0, "with --audio: background noise at this SNR in dB (0: none)")
+	bleed := fs.Float64("bleed", 0, "with --audio: the other side's voice at this level in dB (0: none)")
+	var sphinx sphinxFlags
+	sphinx.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("usage: cuecard eval [--playbook FILE] [--events DIR] DIR")
+		return usagef("usage: cuecard eval [--playbook FILE] [--events DIR] [--audio [--snr DB] [--bleed DB]] DIR")
 	}
 	pb, err := loadPlaybook(*playbook)
 	if err != nil {
@@ -28,7 +39,45 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return usagef("%v", err)
 	}
+	var runAudio func(c eval.Call) ([]coach.Event, []int64, error)
+	if *audio {
+		tr, err := sphinx.open()
+		if err != nil {
+			return err
+		}
+		defer tr.Close()
+		dir := *cache
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "cuecard-eval-"); err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+		}
+		opt := synth.DefaultOptions()
+		opt.SNR, opt.BleedDB = *snr, *bleed
+		runAudio = func(c eval.Call) ([]coach.Event, []int64, error) {
+			res, err := eval.SynthCall(ctx, c, filepath.Join(dir, fmt.Sprintf("snr%g-bleed%g", *snr, *bleed)), opt)
+			if err != nil {
+				return nil, nil, err
+			}
+			var evs []coach.Event
+			co := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
+			var end int64
+			err = stream.AnalyzeFiles(ctx, stream.DefaultConfig(), tr, res.Rep, res.Prospect, func(in coach.Input) error {
+				end = max(end, in.AtMS)
+				return co.Step(in)
+			})
+			if err == nil {
+				err = co.Finish(end)
+			}
+			return evs, eval.Latencies(c, evs, res.Segments), err
+		}
+	}
 	results := make([]eval.Result, 0, len(calls))
+	var textResults []eval.Result
+	var lat []int64
+	var mediaMS int64
+	began := time.Now()
 	for _, c := range calls {
 		var events []coach.Event
 		collect := func(ev coach.Event) error {
@@ -38,6 +87,15 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		if err := analyzeTranscript(ctx, c.Path, pb, collect); err != nil {
 			return err
 		}
+		if runAudio != nil {
+			textResults = append(textResults, eval.Score(c, events))
+			var l []int64
+			if events, l, err = runAudio(c); err != nil {
+				return err
+			}
+			lat = append(lat, l...)
+			mediaMS += c.Lines[len(c.Lines)-1].EndMS
+		}
 		if *eventsDir != "" {
 			if err := writeEvents(*eventsDir, c.Name, events); err != nil {
 				return err
@@ -45,14 +103,30 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		results = append(results, eval.Score(c, events))
 	}
-	return eval.WriteTable(stdout, results)
+	if err := eval.WriteTable(stdout, results); err != nil {
+		return err
+	}
+	if runAudio != nil {
+		tp, fp, fn, ok := eval.Totals(textResults)
+		_, _, f := eval.PRF(tp, fp, fn)
+		atp, afp, afn, aok := eval.Totals(results)
+		_, _, af := eval.PRF(atp, afp, afn)
+		fmt.Fprintf(stdout, "\ncue F1: audio %.3f (stages %d/%d), transcripts %.3f (stages %d/%d)\n", af, aok, len(results), f, ok, len(textResults))
+		if len(lat) > 0 {
+			slices.Sort(lat)
+			fmt.Fprintf(stdout, "latency from the end of the prospect's speech to its cue: p50 %d ms, p95 %d ms, max %d ms (%d cues)\n",
+				lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*95/100)], lat[len(lat)-1], len(lat))
+		}
+		fmt.Fprintf(stdout, "%.0f s of calls in %.1f s wall time\n", float64(mediaMS)/1000, time.Since(began).Seconds())
+	}
+	return nil
 }
 
 func writeEvents(dir, name string, events []coach.Event) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(dir + "/" + name + ".events.jsonl")
+	f, err := os.Create(filepath.Join(dir, name+".events.jsonl"))
 	if err != nil {
 		return err
 	}
@@ -69,5 +143,3 @@ func writeEvents(dir, name string, events []coach.Event) error {
 	}
 	return f.Close()
 }
-
-var _ = stream.AnalyzeTranscript

@@ -15,9 +15,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	// After the first signal starts a graceful shutdown, a second one
+	// kills the process (the default action, restored by stop).
+	context.AfterFunc(ctx, stop)
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // usageError is an error in how the command was called or in its input; it
@@ -41,6 +42,9 @@ func commands() map[string]command {
 		"analyze": {"run the pipeline offline on a transcript or audio, events as JSONL on stdout", runAnalyze},
 		"eval":    {"score the coach on a directory of labelled calls", runEval},
 		"explain": {"show how the playbook reads one utterance (signals, features)", runExplain},
+		"serve":   {"run the server: HTTP API, live WebSocket/WebRTC sessions, web UI", runServe},
+		"stream":  {"play a call's two WAV files into a server and print the events", runStream},
+		"synth":   {"speak a transcript with two voices into WAV files (a test or demo call)", runSynth},
 	}
 }
 

@@ -1,0 +1,383 @@
+// Package client is a Go client of the cuecard server: it creates
+// sessions and streams a call's two sides over the live WebSocket while
+// receiving the session's events. cuecard stream and cuecard bench use it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/stream"
+)
+
+// Client talks to one cuecard server.
+type Client struct {
+	// BaseURL is the server's root, such as http://127.0.0.1:8080.
+	BaseURL string
+	// HTTP is the client for plain requests; nil means a default with a
+	// 30-second timeout.
+	HTTP *http.Client
+	// Origin, if set, is sent on WebSocket handshakes.
+	Origin string
+}
+
+// Session is what the server answers for a created session.
+type Session struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// CreateRequest describes a new session; every field is optional.
+type CreateRequest struct {
+	Rep         string `json:"rep,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Consent     bool   `json:"consent,omitempty"`
+	ConsentText string `json:"consent_text,omitempty"`
+}
+
+// APIError is an error answer of the server.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("server: %d: %s", e.Status, e.Message) }
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// CreateSession creates a session for a live call.
+func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (Session, error) {
+	body, _ := json.Marshal(req)
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/v1/sessions", bytes.NewReader(body))
+	if err != nil {
+		return Session{}, err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	resp, err := c.http().Do(r)
+	if err != nil {
+		return Session{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return Session{}, err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		var e struct{ Error string }
+		json.Unmarshal(b, &e)
+		return Session{}, &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	var s Session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Session{}, fmt.Errorf("create session: %w", err)
+	}
+	return s, nil
+}
+
+// StreamOptions tune Stream.
+type StreamOptions struct {
+	// SampleRate is the rate the audio is sent at (it is resampled from
+	// the files' rate); 0 means 16000.
+	SampleRate int
+	// FrameMS is the audio per frame; 0 means 20.
+	FrameMS int
+	// Speed paces the stream: 1 is real time, 2 twice as fast; 0 sends
+	// as fast as the connection takes it.
+	Speed float64
+	// OnSent is called after each pair of frames with the media time
+	// sent so far and when.
+	OnSent func(mediaMS int64, at time.Time)
+	// NoStop leaves without sending "stop" after the audio (the session
+	// then waits for the client to reconnect).
+	NoStop bool
+	// StartMS skips this much audio at the start of both files (to resume
+	// a session).
+	StartMS int64
+	// StopAtMS, if positive, ends the audio at this media time.
+	StopAtMS int64
+}
+
+// CloseError is how the server closed the stream.
+type CloseError struct {
+	Code   int
+	Reason string
+}
+
+func (e *CloseError) Error() string { return fmt.Sprintf("stream closed: %d %s", e.Code, e.Reason) }
+
+// Stream plays rep and prospect (WAV files, time-aligned from 0) into
+// session id over the WebSocket and calls onEvent for each event the
+// server sends, on one goroutine, in order. It returns once the server
+// closes the stream: nil after a normal close (the summary was the last
+// event), a *CloseError otherwise.
+func (c *Client) Stream(ctx context.Context, id, repPath, prospectPath string, opt StreamOptions, onEvent func(coach.Event)) error {
+	if opt.SampleRate == 0 {
+		opt.SampleRate = 16000
+	}
+	if opt.FrameMS == 0 {
+		opt.FrameMS = 20
+	}
+	rep, err := openSide(repPath, opt.SampleRate)
+	if err != nil {
+		return err
+	}
+	defer rep.close()
+	pro, err := openSide(prospectPath, opt.SampleRate)
+	if err != nil {
+		return err
+	}
+	defer pro.close()
+	conn, err := c.Dial(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	var wg sync.WaitGroup
+	readErr := make(chan error, 1)
+	wg.Go(func() { readErr <- readEvents(conn, onEvent) })
+	werr := sendAudio(ctx, conn, rep, pro, opt)
+	if werr != nil {
+		conn.Close()
+	}
+	wg.Wait()
+	rerr := <-readErr
+	if werr != nil {
+		return werr
+	}
+	return rerr
+}
+
+// Dial opens the live audio WebSocket of session id.
+func (c *Client) Dial(ctx context.Context, id string) (*websocket.Conn, error) {
+	u, err := url.Parse(strings.TrimSuffix(c.BaseURL, "/") + "/v1/sessions/" + url.PathEscape(id) + "/stream")
+	if err != nil {
+		return nil, err
+	}
+	return c.dial(ctx, u)
+}
+
+// DialEvents opens the viewer WebSocket of session id.
+func (c *Client) DialEvents(ctx context.Context, id string) (*websocket.Conn, error) {
+	u, err := url.Parse(strings.TrimSuffix(c.BaseURL, "/") + "/v1/sessions/" + url.PathEscape(id) + "/events")
+	if err != nil {
+		return nil, err
+	}
+	return c.dial(ctx, u)
+}
+
+func (c *Client) dial(ctx context.Context, u *url.URL) (*websocket.Conn, error) {
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	}
+	h := http.Header{}
+	if c.Origin != "" {
+		h.Set("Origin", c.Origin)
+	}
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u.String(), h)
+	if err != nil {
+		if resp != nil {
+			defer resp.Body.Close()
+			var e struct{ Error string }
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			json.Unmarshal(b, &e)
+			return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+		}
+		return nil, err
+	}
+	conn.SetReadLimit(16 << 20)
+	return conn, nil
+}
+
+// ReadEvents reads events from a stream or viewer socket until the server
+// closes it; see Stream for the result.
+func ReadEvents(conn *websocket.Conn, onEvent func(coach.Event)) error {
+	return readEvents(conn, onEvent)
+}
+
+func readEvents(conn *websocket.Conn, onEvent func(coach.Event)) error {
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				if ce.Code == websocket.CloseNormalClosure {
+					return nil
+				}
+				return &CloseError{Code: ce.Code, Reason: ce.Text}
+			}
+			return err
+		}
+		var ev coach.Event
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return fmt.Errorf("bad event from server: %w", err)
+		}
+		if onEvent != nil {
+			onEvent(ev)
+		}
+	}
+}
+
+func sendAudio(ctx context.Context, conn *websocket.Conn, rep, pro *side, opt StreamOptions) error {
+	start, _ := json.Marshal(map[string]any{"type": "start", "sample_rate": opt.SampleRate})
+	if err := conn.WriteMessage(websocket.TextMessage, start); err != nil {
+		return err
+	}
+	n := opt.SampleRate * opt.FrameMS / 1000
+	skip := int(opt.StartMS) * opt.SampleRate / 1000
+	began := time.Now()
+	var sent int64 // samples per side
+	var buf []byte
+	var timer *time.Timer
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r, rerr := rep.read(n)
+		p, perr := pro.read(n)
+		if rerr != nil && rerr != io.EOF {
+			return rerr
+		}
+		if perr != nil && perr != io.EOF {
+			return perr
+		}
+		if len(r) == 0 && len(p) == 0 {
+			break
+		}
+		if skip > 0 {
+			skip -= n
+			continue
+		}
+		if opt.StopAtMS > 0 && (sent+int64(opt.StartMS)*int64(opt.SampleRate)/1000)*1000/int64(opt.SampleRate) >= opt.StopAtMS {
+			break
+		}
+		for _, f := range []struct {
+			sp  coach.Speaker
+			pcm []int16
+		}{{coach.Rep, pad(r, n)}, {coach.Prospect, pad(p, n)}} {
+			buf = server.EncodeFrame(buf, f.sp, f.pcm)
+			if err := conn.WriteMessage(websocket.BinaryMessage, buf); err != nil {
+				return err
+			}
+		}
+		sent += int64(n)
+		ms := sent * 1000 / int64(opt.SampleRate)
+		if opt.OnSent != nil {
+			opt.OnSent(ms+opt.StartMS, time.Now())
+		}
+		if opt.Speed > 0 {
+			due := began.Add(time.Duration(float64(ms) / opt.Speed * float64(time.Millisecond)))
+			if d := time.Until(due); d > 0 {
+				if timer == nil {
+					timer = time.NewTimer(d)
+				} else {
+					timer.Reset(d)
+				}
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+	}
+	if opt.NoStop {
+		return conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "leaving"), time.Now().Add(5*time.Second))
+	}
+	stop, _ := json.Marshal(map[string]string{"type": "stop"})
+	return conn.WriteMessage(websocket.TextMessage, stop)
+}
+
+func pad(x []int16, n int) []int16 {
+	for len(x) < n {
+		x = append(x, 0)
+	}
+	return x
+}
+
+// side reads one WAV file as mono 16-bit samples at a chosen rate.
+type side struct {
+	f    *stream.WAVFile
+	rs   *stream.Resampler
+	ch   int
+	raw  []float32
+	mono []float32
+	out  []float32
+	eof  bool
+}
+
+func openSide(path string, rate int) (*side, error) {
+	f, err := stream.OpenWAV(path)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := stream.NewResampler(f.Format().SampleRate, rate)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &side{f: f, rs: rs, ch: f.Format().Channels}, nil
+}
+
+// read returns up to n samples (fewer at the end; none and io.EOF after).
+func (s *side) read(n int) ([]int16, error) {
+	for len(s.out) < n && !s.eof {
+		if cap(s.raw) < 4096*s.ch {
+			s.raw = make([]float32, 4096*s.ch)
+		}
+		k, err := s.f.Read(s.raw[:4096*s.ch])
+		if err == io.EOF {
+			s.eof = true
+			s.out = s.rs.Flush(s.out)
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.mono = s.mono[:0]
+		for i := range k {
+			var v float32
+			for c := range s.ch {
+				v += s.raw[i*s.ch+c]
+			}
+			s.mono = append(s.mono, v/float32(s.ch))
+		}
+		s.out = s.rs.Process(s.out, s.mono)
+	}
+	if len(s.out) == 0 {
+		return nil, io.EOF
+	}
+	k := min(n, len(s.out))
+	pcm := make([]int16, k)
+	for i := range k {
+		pcm[i] = stream.FloatToInt16(s.out[i])
+	}
+	s.out = s.out[k:]
+	return pcm, nil
+}
+
+func (s *side) close() {
+	s.rs.Close()
+	s.f.Close()
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/stream"
+)
+
+// serveMain is `cuecard serve`: ParseFlags, then Run until the context is
+// done, then Close. Tests run it on 127.0.0.1:0 with a temporary data
+// directory.
+type serveMain struct {
+	addr     string
+	dataDir  string
+	origins  stringList
+	asr      string
+	playbook string
+	sphinx   sphinxFlags
+	rtcPort  int
+	rtcIP    string
+	publicIP stringList
+	stun     stringList
+	turn     stringList
+	turnUser string
+	turnCred string
+
+	stdout io.Writer
+	log    *slog.Logger
+
+	db        *store.DB
+	tr        *stream.Sphinx
+	rtc       *server.WebRTC
+	srv       *server.Server
+	ln        net.Listener
+	addrReady chan string // receives the listening address, for tests
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+// sphinxFlags configure the embedded recognizer.
+type sphinxFlags struct {
+	hmm, lm, dict string
+	pool          int
+	fast          bool
+}
+
+func (f *sphinxFlags) register(fs *flag.FlagSet) {
+	d := stream.DefaultSphinxConfig()
+	fs.StringVar(&f.hmm, "sphinx-hmm", d.HMM, "PocketSphinx acoustic model directory")
+	fs.StringVar(&f.lm, "sphinx-lm", d.LM, "PocketSphinx language model")
+	fs.StringVar(&f.dict, "sphinx-dict", d.Dict, "PocketSphinx pronunciation dictionary")
+	fs.IntVar(&f.pool, "sphinx-pool", 0, "recognizers in the shared pool (0: one per CPU, at least 2)")
+	fs.BoolVar(&f.fast, "sphinx-fast", false, "narrow-beam single-pass decoding: half the CPU, more word errors")
+}
+
+func (f *sphinxFlags) open() (*stream.Sphinx, error) {
+	cfg := stream.DefaultSphinxConfig()
+	cfg.HMM, cfg.LM, cfg.Dict, cfg.PoolSize = f.hmm, f.lm, f.dict, f.pool
+	if f.fast {
+		cfg.Params = stream.FastSphinxParams()
+	}
+	return stream.NewSphinx(cfg)
+}
+
+func newServeMain(stdout, stderr io.Writer) *serveMain {
+	return &serveMain{stdout: stdout, log: slog.New(slog.NewTextHandler(stderr, nil))}
+}
+
+// ParseFlags reads the command line.
+func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	fs.StringVar(&m.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&m.dataDir, "data", "./data", "data directory (database and recordings)")
+	fs.Var(&m.origins, "origin", "also allow WebSockets from this origin (repeatable; * for any)")
+	fs.StringVar(&m.asr, "asr", "embedded", "speech recognition: embedded (PocketSphinx) or none (talk metrics and time-based cues only)")
+	fs.StringVar(&m.playbook, "playbook", "", "playbook YAML file (default: the built-in playbook)")
+	m.sphinx.register(fs)
+	fs.IntVar(&m.rtcPort, "webrtc-udp-port", server.DefaultWebRTCConfig().UDPPort, "UDP port for all WebRTC traffic (-1: WebRTC off)")
+	fs.StringVar(&m.rtcIP, "webrtc-listen-ip", "", "address to bind the WebRTC port on (default: all)")
+	fs.Var(&m.publicIP, "public-ip", "public IP to announce for WebRTC behind 1:1 NAT (repeatable)")
+	fs.Var(&m.stun, "stun", "STUN server URL, e.g. stun:stun.example.org:3478 (repeatable)")
+	fs.Var(&m.turn, "turn", "TURN server URL, e.g. turn:turn.example.org:3478?transport=udp (repeatable)")
+	fs.StringVar(&m.turnUser, "turn-user", "", "TURN username")
+	fs.StringVar(&m.turnCred, "turn-credential", "", "TURN credential")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	switch m.asr {
+	case "embedded", "none":
+	default:
+		return usagef("--asr must be embedded or none")
+	}
+	return nil
+}
+
+// Run opens the store and the recognizer, serves until ctx is done, and
+// shuts down gracefully (sessions end with their summaries).
+func (m *serveMain) Run(ctx context.Context) error {
+	pb, err := loadPlaybook(m.playbook)
+	if err != nil {
+		return err
+	}
+	if m.db, err = store.Open(ctx, m.dataDir); err != nil {
+		return fmt.Errorf("open data directory: %w", err)
+	}
+	cfg := server.DefaultConfig()
+	cfg.AllowedOrigins = m.origins
+	var tr stream.Transcriber
+	switch m.asr {
+	case "embedded":
+		if m.tr, err = m.sphinx.open(); err != nil {
+			return fmt.Errorf("speech recognizer: %w", err)
+		}
+		tr = m.tr
+		cfg.Backend = "embedded (PocketSphinx, offline)"
+	case "none":
+		cfg.Backend = "none"
+	}
+	if m.rtcPort >= 0 {
+		rc := server.DefaultWebRTCConfig()
+		rc.UDPPort, rc.ListenIP, rc.PublicIPs = m.rtcPort, m.rtcIP, m.publicIP
+		rc.STUN, rc.TURN, rc.TURNUsername, rc.TURNCredential = m.stun, m.turn, m.turnUser, m.turnCred
+		if m.rtc, err = server.NewWebRTC(rc, m.log); err != nil {
+			return fmt.Errorf("webrtc: %w", err)
+		}
+		cfg.WebRTC = m.rtc
+	}
+	m.srv = server.New(cfg, m.db, tr, pb, m.log)
+	if n, err := m.srv.RecoverSessions(ctx); err != nil {
+		return fmt.Errorf("recover sessions: %w", err)
+	} else if n > 0 {
+		m.log.Info("ended sessions left live by a previous run", "n", n)
+	}
+	if m.ln, err = net.Listen("tcp", m.addr); err != nil {
+		return err
+	}
+	url := "http://" + m.ln.Addr().String() + "/"
+	rtc := "off"
+	if m.rtc != nil {
+		rtc = "udp " + m.rtc.Addr().String()
+	}
+	fmt.Fprintf(m.stdout, "cuecard serving on %s (data in %s, speech recognition: %s, WebRTC: %s)\n", url, m.dataDir, cfg.Backend, rtc)
+	if m.addrReady != nil {
+		m.addrReady <- m.ln.Addr().String()
+	}
+	err = m.srv.Serve(ctx, m.ln)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the recognizer and the store, after Run returned.
+func (m *serveMain) Close() error {
+	var err error
+	if m.srv != nil {
+		m.srv.Shutdown()
+	}
+	if m.rtc != nil {
+		err = m.rtc.Close()
+	}
+	if m.tr != nil {
+		if cerr := m.tr.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if m.db != nil {
+		if cerr := m.db.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	m := newServeMain(stdout, stderr)
+	if err := m.ParseFlags(args, stderr); err != nil {
+		return err
+	}
+	err := m.Run(ctx)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

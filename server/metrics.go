@@ -1,0 +1,61 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// PoolStats is implemented by recognizers that can report their shared
+// pool (busy decoders and callers waiting for one).
+type PoolStats interface {
+	Size() int
+	Busy() int
+	Waiting() int
+}
+
+type metrics struct {
+	reg          *prometheus.Registry
+	sessions     prometheus.Gauge
+	viewers      prometheus.Gauge
+	framesIn     prometheus.Counter
+	framesDrop   prometheus.Counter
+	evictions    prometheus.Counter
+	events       prometheus.Counter
+	cueLatency   prometheus.Histogram
+	streamErrors *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.sessions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuecard_live_sessions", Help: "Live sessions."})
+	m.viewers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuecard_viewers", Help: "Sockets and data channels receiving live events."})
+	m.framesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_audio_frames_total", Help: "Audio frames received."})
+	m.framesDrop = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_audio_frames_dropped_total", Help: "Audio frames dropped because a session fell behind."})
+	m.evictions = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_slow_subscribers_dropped_total", Help: "Event subscribers dropped for not keeping up."})
+	m.events = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_events_total", Help: "Events produced by live sessions."})
+	m.cueLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "cuecard_cue_latency_seconds",
+		Help:    "Wall-clock time from receiving the end of the utterance that triggered a cue to publishing the cue.",
+		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5},
+	})
+	m.streamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cuecard_stream_errors_total", Help: "Audio streams closed for bad input, by reason."}, []string{"reason"})
+	m.reg.MustRegister(m.sessions, m.viewers, m.framesIn, m.framesDrop, m.evictions, m.events, m.cueLatency, m.streamErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// registerPool exports a recognizer pool's state.
+func (m *metrics) registerPool(p PoolStats) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizers", Help: "Recognizers in the shared pool."}, func() float64 { return float64(p.Size()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizers_busy", Help: "Recognizers decoding a segment."}, func() float64 { return float64(p.Busy()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizer_queue", Help: "Speech segments waiting for a recognizer."}, func() float64 { return float64(p.Waiting()) }),
+	)
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

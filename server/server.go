@@ -1,0 +1,235 @@
+// Package server is cuecard's edge: the HTTP API, live audio over
+// WebSocket and WebRTC, event fan-out to viewers, and the embedded UI.
+// Errors become HTTP status codes here and nowhere else.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/stream"
+)
+
+// SessionStore is what the server needs of persistence.
+type SessionStore interface {
+	CreateSession(ctx context.Context, n store.NewSession) (store.Session, error)
+	MarkLive(ctx context.Context, id string, sampleRate int) error
+	EndSession(ctx context.Context, id string, sum *coach.Summary) error
+	GetSession(ctx context.Context, id string) (store.Session, error)
+	ListSessions(ctx context.Context, f store.ListFilter) (store.Page, error)
+	AppendEvents(ctx context.Context, sessionID string, firstSeq int64, evs []coach.Event) error
+	ReadEvents(ctx context.Context, sessionID string, afterSeq int64, fn func(seq int64, data []byte) error) error
+	LastSeq(ctx context.Context, sessionID string) (int64, error)
+	AddComment(ctx context.Context, sessionID string, atMS int64, text, author string) (store.Comment, error)
+	Comments(ctx context.Context, sessionID string) ([]store.Comment, error)
+	UpdateComment(ctx context.Context, sessionID, commentID string, p store.CommentPatch) (store.Comment, error)
+	DeleteComment(ctx context.Context, sessionID, commentID string) error
+	RecordingPath(sessionID string, sp coach.Speaker, ext string) (string, error)
+	AddRecording(ctx context.Context, sessionID string, sp coach.Speaker, path, contentType string) error
+	Recording(ctx context.Context, sessionID string, sp coach.Speaker) (store.Recording, error)
+}
+
+// Config holds the server's tunables.
+type Config struct {
+	// AllowedOrigins may open WebSockets besides the server's own origin
+	// (scheme://host[:port]); "*" allows any.
+	AllowedOrigins []string
+	// Pipeline tunes voice activity and recognition of live audio.
+	Pipeline stream.Config
+	// InactivityTimeout ends a live session that has received no audio
+	// for this long.
+	InactivityTimeout time.Duration
+	// ReconnectWindow is how long a session whose audio client went away
+	// without "stop" waits for it to come back.
+	ReconnectWindow time.Duration
+	// SubscriberBuffer is how many events a socket may fall behind before
+	// it is dropped.
+	SubscriberBuffer int
+	// InputBuffer is how many audio frames a session queues before it
+	// drops the oldest.
+	InputBuffer int
+	// WriteTimeout bounds one WebSocket write; PingInterval keeps idle
+	// sockets alive.
+	WriteTimeout time.Duration
+	PingInterval time.Duration
+	// PersistInterval is how often a live session writes its new events.
+	PersistInterval time.Duration
+	// FlushTimeout bounds the end of a session (last transcripts, writes).
+	FlushTimeout time.Duration
+	// UI serves the browser UI; nil serves none.
+	UI fs.FS
+	// Backend names the speech recognition in use, shown to users.
+	Backend string
+	// WebRTC configures the WebRTC endpoint; a nil API disables it.
+	WebRTC *WebRTC
+}
+
+// DefaultConfig returns the server defaults.
+func DefaultConfig() Config {
+	return Config{
+		Pipeline:          stream.DefaultConfig(),
+		InactivityTimeout: 60 * time.Second,
+		ReconnectWindow:   30 * time.Second,
+		SubscriberBuffer:  512,
+		InputBuffer:       250,
+		WriteTimeout:      10 * time.Second,
+		PingInterval:      20 * time.Second,
+		PersistInterval:   250 * time.Millisecond,
+		FlushTimeout:      10 * time.Second,
+		Backend:           "embedded",
+	}
+}
+
+// Server serves the API and runs live sessions. Create it with New, serve
+// it with Serve; sessions run on goroutines the server owns and waits for.
+type Server struct {
+	cfg     Config
+	st      SessionStore
+	tr      stream.Transcriber
+	pb      *coach.Playbook
+	log     *slog.Logger
+	metrics *metrics
+
+	mu       sync.Mutex
+	live     map[string]*liveSession
+	started  chan struct{} // closed and replaced whenever a session starts
+	stopping bool
+	base     context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // session goroutines
+	handler  http.Handler
+}
+
+// New returns a server. tr may be nil to run without speech recognition
+// (talk metrics and time-based cues only).
+func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook, log *slog.Logger) *Server {
+	d := DefaultConfig()
+	if cfg.InactivityTimeout <= 0 {
+		cfg.InactivityTimeout = d.InactivityTimeout
+	}
+	if cfg.ReconnectWindow <= 0 {
+		cfg.ReconnectWindow = d.ReconnectWindow
+	}
+	if cfg.SubscriberBuffer <= 0 {
+		cfg.SubscriberBuffer = d.SubscriberBuffer
+	}
+	if cfg.InputBuffer <= 0 {
+		cfg.InputBuffer = d.InputBuffer
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = d.WriteTimeout
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = d.PingInterval
+	}
+	if cfg.PersistInterval <= 0 {
+		cfg.PersistInterval = d.PersistInterval
+	}
+	if cfg.FlushTimeout <= 0 {
+		cfg.FlushTimeout = d.FlushTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, st: st, tr: tr, pb: pb, log: log, live: map[string]*liveSession{}, started: make(chan struct{}),
+		base: base, cancel: cancel, metrics: newMetrics()}
+	s.handler = s.routes()
+	return s
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx is done, then shuts down: it stops
+// accepting, ends every live session (last transcripts, summary,
+// recordings), closes their sockets and waits for them. It returns nil
+// after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Shutdown()
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.FlushTimeout+5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	s.Shutdown()
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Shutdown ends every live session and waits for their goroutines. New
+// sessions are refused from then on. Safe to call more than once.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+// RecoverSessions ends sessions a previous process left live (after a
+// crash): their stored events stay, the duration comes from the last one.
+func (s *Server) RecoverSessions(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		page, err := s.st.ListSessions(ctx, store.ListFilter{Status: store.StatusLive, Limit: 100})
+		if err != nil {
+			return n, err
+		}
+		if len(page.Sessions) == 0 {
+			return n, nil
+		}
+		for _, ses := range page.Sessions {
+			if err := s.st.EndSession(ctx, ses.ID, nil); err != nil && !errors.Is(err, store.ErrEnded) {
+				return n, fmt.Errorf("end session %s: %w", ses.ID, err)
+			}
+			n++
+		}
+	}
+}
+
+// checkOrigin allows same-origin WebSockets, the configured origins, and
+// clients that send no Origin (not browsers: they always send one).
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	o := strings.ToLower(u.Scheme + "://" + u.Host)
+	return slices.ContainsFunc(s.cfg.AllowedOrigins, func(a string) bool {
+		return a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), o)
+	})
+}

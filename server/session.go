@@ -1,0 +1,593 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/stream"
+)
+
+// source is one audio connection feeding a session (a WebSocket or a
+// WebRTC peer). A session takes audio from one source at a time.
+type source struct {
+	kind string // "websocket" or "webrtc"
+	rate int    // sample rate of its PCM
+	// kick is closed when a newer source replaced this one.
+	kick     chan struct{}
+	kickOnce sync.Once
+	// recorded: the source records its own audio (WebRTC keeps Ogg Opus).
+	recorded bool
+}
+
+func newSource(kind string, rate int) *source {
+	return &source{kind: kind, rate: rate, kick: make(chan struct{})}
+}
+
+func (s *source) replaced() { s.kickOnce.Do(func() { close(s.kick) }) }
+
+type itemKind uint8
+
+const (
+	itemAudio itemKind = iota
+	itemStop
+	itemDetach
+	itemAttach
+)
+
+// item is what a source sends its session, in order.
+type item struct {
+	kind  itemKind
+	src   *source
+	sp    coach.Speaker
+	pcm   []float32 // at src.rate
+	at    time.Time
+	reply chan error // itemAttach
+}
+
+// liveSession runs one call: audio in, coach, events out to the hub and
+// the store. Its run goroutine owns everything but the hub; sources talk
+// to it through in (attach, audio, stop, detach), in order, so audio
+// queued by a source before another attaches is still heard.
+type liveSession struct {
+	id   string
+	srv  *Server
+	hub  *hub
+	in   chan item
+	done chan struct{}
+
+	// endReason is set before hub.close and read after a subscriber's
+	// channel is closed, which orders the two.
+	endReason string
+	shutdown  bool
+
+	// Owned by run.
+	src *source
+	// srcRecorded: the last source records its own audio (WebRTC's Ogg).
+	srcRecorded bool
+	everAudio   bool
+	lastAudio   time.Time
+	detachedAt  time.Time
+	pipe        *stream.Pipeline
+	coach       *stream.Coach
+	rs          [2]*stream.Resampler
+	rsRate      [2]int
+	written     [2]int64 // 16 kHz samples written per side
+	skip        [2]int64 // samples to drop from a side that was padded
+	rec         [2]*recorder
+	buf         []float32
+	seq         int64
+	pending     []coach.Event
+	batches     chan batch
+	persistWG   sync.WaitGroup
+	wall        []wallMark
+	jsonBuf     []byte
+	failed      error
+}
+
+type batch struct {
+	first int64
+	evs   []coach.Event
+}
+
+// wallMark notes when the pipeline had processed audio up to mediaMS.
+type wallMark struct {
+	mediaMS int64
+	at      time.Time
+}
+
+// getLive returns the running session id, or nil.
+func (s *Server) getLive(id string) *liveSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live[id]
+}
+
+// attachSource attaches src to session id, starting the session if it is
+// not running. It fails with store.ErrNotFound, ErrSessionEnded or
+// ErrShuttingDown.
+func (s *Server) attachSource(ctx context.Context, id string, src *source) (*liveSession, error) {
+	for {
+		ls, err := s.liveSession(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		reply := make(chan error, 1)
+		select {
+		case ls.in <- item{kind: itemAttach, src: src, reply: reply}:
+			select {
+			case err := <-reply:
+				return ls, err
+			case <-ls.done:
+				return nil, ErrSessionEnded
+			}
+		case <-ls.done:
+			// It ended between lookup and attach; it may have been a
+			// session that timed out: look again.
+			if ses, err := s.st.GetSession(ctx, id); err == nil && ses.Status == store.StatusEnded {
+				return nil, ErrSessionEnded
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// liveSession returns the running session id, starting it if needed.
+func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, error) {
+	s.mu.Lock()
+	if ls := s.live[id]; ls != nil {
+		s.mu.Unlock()
+		return ls, nil
+	}
+	s.mu.Unlock()
+	ses, err := s.st.GetSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ses.Status == store.StatusEnded {
+		return nil, ErrSessionEnded
+	}
+	seq, err := s.st.LastSeq(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return nil, ErrShuttingDown
+	}
+	if ls := s.live[id]; ls != nil {
+		return ls, nil
+	}
+	ls := &liveSession{
+		id: id, srv: s, in: make(chan item, s.cfg.InputBuffer),
+		done: make(chan struct{}), seq: seq, batches: make(chan batch, 64),
+	}
+	ls.hub = newHub(func() { s.metrics.evictions.Inc() })
+	s.live[id] = ls
+	close(s.started)
+	s.started = make(chan struct{})
+	s.metrics.sessions.Inc()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ls.run(s.base)
+	}()
+	return ls, nil
+}
+
+// send queues an audio item, dropping the oldest queued one when the
+// session has fallen behind; stop and detach are never dropped.
+func (ls *liveSession) send(it item) error {
+	if it.kind != itemAudio {
+		select {
+		case ls.in <- it:
+			return nil
+		case <-ls.done:
+			return ErrSessionEnded
+		}
+	}
+	for range 2 {
+		select {
+		case ls.in <- it:
+			return nil
+		case <-ls.done:
+			return ErrSessionEnded
+		default:
+		}
+		select {
+		case old := <-ls.in:
+			if old.kind != itemAudio {
+				// Keep control items: put it back and drop this frame.
+				ls.in <- old
+				ls.srv.metrics.framesDrop.Inc()
+				return nil
+			}
+			ls.srv.metrics.framesDrop.Inc()
+		default:
+		}
+	}
+	ls.srv.metrics.framesDrop.Inc()
+	return nil
+}
+
+func (ls *liveSession) run(ctx context.Context) {
+	s := ls.srv
+	log := s.log.With("session", ls.id)
+	defer func() {
+		// Refuse attaches that raced with the end.
+		for {
+			select {
+			case it := <-ls.in:
+				if it.kind == itemAttach {
+					it.reply <- ErrSessionEnded
+				}
+			default:
+				return
+			}
+		}
+	}()
+	defer func() {
+		s.mu.Lock()
+		delete(s.live, ls.id)
+		s.mu.Unlock()
+		s.metrics.sessions.Dec()
+		close(ls.done)
+	}()
+	ls.coach = stream.NewCoach(s.pb, ls.onEvent)
+	ls.pipe = stream.NewPipeline(s.cfg.Pipeline, s.tr, ls.onInput)
+	ls.persistWG.Add(1)
+	go ls.persist(log)
+
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	lastPersist := time.Now()
+	started := time.Now()
+	reason := "stopped"
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			reason, ls.shutdown = "server shutting down", true
+			ls.drain(ctx, log)
+			break loop
+		case it := <-ls.in:
+			if stop := ls.handle(ctx, log, it); stop != "" {
+				reason = stop
+				break loop
+			}
+		case now := <-tick.C:
+			if now.Sub(lastPersist) >= s.cfg.PersistInterval {
+				ls.flushPending()
+				lastPersist = now
+			}
+			ls.padLagging(now)
+			idleSince := ls.lastAudio
+			if !ls.everAudio {
+				idleSince = started
+			}
+			if now.Sub(idleSince) >= s.cfg.InactivityTimeout {
+				reason = "no audio for " + s.cfg.InactivityTimeout.String()
+				break loop
+			}
+			if ls.src == nil && !ls.detachedAt.IsZero() && now.Sub(ls.detachedAt) >= s.cfg.ReconnectWindow {
+				reason = "audio client gone"
+				break loop
+			}
+		}
+	}
+	ls.finish(log, reason)
+}
+
+// handle processes one item from a source; it returns why the session
+// must end, or "".
+func (ls *liveSession) handle(ctx context.Context, log *slog.Logger, it item) string {
+	if it.kind == itemAttach {
+		if ls.src != nil {
+			ls.src.replaced()
+		}
+		ls.src, ls.detachedAt, ls.srcRecorded = it.src, time.Time{}, it.src.recorded
+		if err := ls.srv.st.MarkLive(context.WithoutCancel(ctx), ls.id, it.src.rate); err != nil {
+			log.Warn("mark live", "err", err)
+		}
+		it.reply <- nil
+		return ""
+	}
+	if it.src != ls.src {
+		return "" // from a source that was replaced
+	}
+	switch it.kind {
+	case itemStop:
+		return "stopped"
+	case itemDetach:
+		ls.src, ls.detachedAt = nil, time.Now()
+		return ""
+	}
+	if err := ls.audio(it); err != nil {
+		log.Error("audio", "err", err)
+		return "internal error: " + err.Error()
+	}
+	return ""
+}
+
+// drain processes the audio already queued when the server stops, within
+// the flush timeout, so a graceful shutdown loses nothing it received.
+func (ls *liveSession) drain(ctx context.Context, log *slog.Logger) {
+	deadline := time.Now().Add(ls.srv.cfg.FlushTimeout / 2)
+	for time.Now().Before(deadline) {
+		select {
+		case it := <-ls.in:
+			if it.kind == itemAttach {
+				it.reply <- ErrShuttingDown
+				continue
+			}
+			if ls.handle(ctx, log, it) != "" {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// audio resamples, records and feeds one frame.
+func (ls *liveSession) audio(it item) error {
+	i := int(it.sp) - 1
+	if ls.rs[i] == nil || ls.rsRate[i] != it.src.rate {
+		if ls.rs[i] != nil {
+			ls.rs[i].Close()
+		}
+		r, err := stream.NewResampler(it.src.rate, stream.Rate)
+		if err != nil {
+			return err
+		}
+		ls.rs[i], ls.rsRate[i] = r, it.src.rate
+	}
+	ls.srv.metrics.framesIn.Inc()
+	ls.everAudio, ls.lastAudio = true, it.at
+	ls.buf = ls.rs[i].Process(ls.buf[:0], it.pcm)
+	pcm := ls.buf
+	if n := min(ls.skip[i], int64(len(pcm))); n > 0 {
+		pcm = pcm[n:]
+		ls.skip[i] -= n
+	}
+	return ls.write(it.sp, pcm, it.src.recorded, it.at)
+}
+
+// write records samples and feeds them to the pipeline.
+func (ls *liveSession) write(sp coach.Speaker, pcm []float32, recorded bool, at time.Time) error {
+	if len(pcm) == 0 {
+		return nil
+	}
+	i := int(sp) - 1
+	if !recorded {
+		if ls.rec[i] == nil {
+			r, err := newRecorder(ls.srv.st, ls.id, sp)
+			if err != nil {
+				return err
+			}
+			// A side that starts late is padded to the other's position.
+			if err := r.write(make([]float32, ls.written[i])); err != nil {
+				return err
+			}
+			ls.rec[i] = r
+		}
+		if err := ls.rec[i].write(pcm); err != nil {
+			return err
+		}
+	}
+	ls.written[i] += int64(len(pcm))
+	if err := ls.pipe.Write(sp, pcm); err != nil {
+		return err
+	}
+	ls.mark(at)
+	return ls.failed
+}
+
+// padLagging feeds silence to a side that has sent nothing for a while,
+// so the other side's audio is processed; real audio that arrives late for
+// the padded stretch is dropped.
+func (ls *liveSession) padLagging(now time.Time) {
+	if !ls.everAudio {
+		return
+	}
+	const lag = stream.Rate / 2 // 500 ms
+	for i, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		o := 1 - i
+		if d := ls.written[o] - ls.written[i]; d > lag {
+			n := d - lag/2
+			if err := ls.write(sp, make([]float32, n), ls.srcRecorded, now); err != nil {
+				ls.failed = err
+				return
+			}
+			ls.skip[i] += n
+		}
+	}
+}
+
+// mark remembers when the pipeline reached its current media time.
+func (ls *liveSession) mark(at time.Time) {
+	m := ls.pipe.MediaMS()
+	if n := len(ls.wall); n > 0 && ls.wall[n-1].mediaMS == m {
+		return
+	}
+	if len(ls.wall) >= 1000 {
+		ls.wall = append(ls.wall[:0], ls.wall[500:]...)
+	}
+	ls.wall = append(ls.wall, wallMark{m, at})
+}
+
+// wallAt returns when the audio at media time ms reached the pipeline.
+func (ls *liveSession) wallAt(ms int64) (time.Time, bool) {
+	for _, w := range ls.wall {
+		if w.mediaMS >= ms {
+			return w.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (ls *liveSession) onInput(in coach.Input) error { return ls.coach.Step(in) }
+
+// onEvent publishes one event and queues it for the store.
+func (ls *liveSession) onEvent(ev coach.Event) error {
+	var err error
+	ls.jsonBuf, err = ev.AppendJSON(ls.jsonBuf[:0])
+	if err != nil {
+		return err
+	}
+	msg := append([]byte(nil), ls.jsonBuf...)
+	keep := ev.Type != coach.EventTalk && !(ev.Type == coach.EventTranscript && !ev.Final)
+	ls.hub.publish(msg, keep, ev.Type == coach.EventTalk)
+	ls.srv.metrics.events.Inc()
+	if ev.Type == coach.EventCue && ev.Speaker != coach.NoSpeaker {
+		if at, ok := ls.wallAt(ev.EndMS); ok {
+			ls.srv.metrics.cueLatency.Observe(time.Since(at).Seconds())
+		}
+	}
+	ls.pending = append(ls.pending, ev)
+	return nil
+}
+
+func (ls *liveSession) flushPending() {
+	if len(ls.pending) == 0 {
+		return
+	}
+	b := batch{first: ls.seq + 1, evs: ls.pending}
+	ls.seq += int64(len(ls.pending))
+	ls.pending = nil
+	ls.batches <- b
+}
+
+// persist writes event batches in order; it owns no other state.
+func (ls *liveSession) persist(log *slog.Logger) {
+	defer ls.persistWG.Done()
+	for b := range ls.batches {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := ls.srv.st.AppendEvents(ctx, ls.id, b.first, b.evs)
+		cancel()
+		if err != nil {
+			log.Error("persist events", "err", err, "first", b.first, "n", len(b.evs))
+		}
+	}
+}
+
+// finish ends the call: last transcripts, summary, recordings, store.
+func (ls *liveSession) finish(log *slog.Logger, reason string) {
+	s := ls.srv
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FlushTimeout)
+	defer cancel()
+	// The resamplers hold the last few milliseconds of each side.
+	for i, r := range ls.rs {
+		if r == nil {
+			continue
+		}
+		tail := r.Flush(nil)
+		if n := min(ls.skip[i], int64(len(tail))); n > 0 {
+			tail = tail[n:]
+		}
+		if err := ls.write(coach.Speaker(i+1), tail, ls.srcRecorded, time.Now()); err != nil {
+			log.Error("flush resampler", "err", err)
+		}
+	}
+	if err := ls.pipe.Flush(ctx); err != nil && !errors.Is(err, stream.ErrClosed) {
+		log.Error("flush pipeline", "err", err)
+	}
+	ls.pipe.Close()
+	for _, r := range ls.rs {
+		if r != nil {
+			r.Close()
+		}
+	}
+	if err := ls.coach.Finish(ls.pipe.MediaMS()); err != nil {
+		log.Error("finish coach", "err", err)
+	}
+	var sum *coach.Summary
+	if n := len(ls.pending); n > 0 && ls.pending[n-1].Type == coach.EventSummary {
+		sum = ls.pending[n-1].Summary
+	}
+	ls.flushPending()
+	close(ls.batches)
+	ls.persistWG.Wait()
+	for i, r := range ls.rec {
+		if r == nil {
+			continue
+		}
+		if err := r.close(); err != nil {
+			log.Error("close recording", "err", err)
+			continue
+		}
+		if err := s.st.AddRecording(ctx, ls.id, coach.Speaker(i+1), r.path, "audio/wav"); err != nil {
+			log.Error("register recording", "err", err)
+		}
+	}
+	if err := s.st.EndSession(ctx, ls.id, sum); err != nil {
+		log.Error("end session", "err", err)
+	}
+	ls.endReason = reason
+	ls.hub.close()
+	log.Info("session ended", "reason", reason, "media_ms", ls.pipe.MediaMS())
+}
+
+// recorder writes one side's 16 kHz audio to a WAV file.
+type recorder struct {
+	path string
+	f    *os.File
+	bw   *bufio.Writer
+	w    *stream.WAVWriter
+}
+
+func newRecorder(st SessionStore, id string, sp coach.Speaker) (*recorder, error) {
+	path, err := st.RecordingPath(id, sp, "wav")
+	if err != nil {
+		return nil, err
+	}
+	// A session that resumes after a restart starts a fresh file.
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	r := &recorder{path: path, f: f}
+	r.bw = bufio.NewWriterSize(f, 64*1024)
+	r.w, err = stream.NewWAVWriter(seekWriter{r}, stream.Rate, 1)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	return r, nil
+}
+
+func (r *recorder) write(pcm []float32) error { return r.w.Write(pcm) }
+
+func (r *recorder) close() error {
+	err := r.w.Close()
+	if ferr := r.bw.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// seekWriter lets the WAV writer patch its header through the buffer.
+type seekWriter struct{ r *recorder }
+
+func (s seekWriter) Write(p []byte) (int, error) { return s.r.bw.Write(p) }
+func (s seekWriter) Seek(off int64, whence int) (int64, error) {
+	if err := s.r.bw.Flush(); err != nil {
+		return 0, err
+	}
+	return s.r.f.Seek(off, whence)
+}
+
+var _ io.WriteSeeker = seekWriter{}

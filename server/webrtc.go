@@ -1,0 +1,403 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cuecard/cuecard/coach"
+)
+
+// maxOfferSize bounds an SDP offer.
+const maxOfferSize = 64 << 10
+
+// WebRTCConfig configures the WebRTC endpoint's networking.
+type WebRTCConfig struct {
+	// UDPPort is the one UDP port that carries all ICE traffic (media and
+	// data channels of every peer); 0 picks a free port (tests).
+	UDPPort int
+	// ListenIP is the address to bind UDPPort on; empty binds all
+	// interfaces and offers a host candidate for each.
+	ListenIP string
+	// PublicIPs replace the host candidates' addresses (NAT 1:1, e.g. a
+	// cloud VM's public IP mapped to its private one).
+	PublicIPs []string
+	// STUN lists STUN server URLs ("stun:host:port") the server peer uses
+	// to learn its public address. With a UDP mux, prefer PublicIPs: pion
+	// gathers server-reflexive candidates on other ports.
+	STUN []string
+	// TURN lists TURN server URLs ("turn:host:port?transport=udp",
+	// "turns:...") for relayed candidates, with TURNUsername and
+	// TURNCredential.
+	TURN           []string
+	TURNUsername   string
+	TURNCredential string
+	// IncludeLoopback offers loopback candidates (tests on 127.0.0.1).
+	IncludeLoopback bool
+	// GatherTimeout bounds ICE gathering before the answer is sent with
+	// the candidates found so far (ICE is not trickled).
+	GatherTimeout time.Duration
+	// DrainTimeout bounds the wait for the last events (the summary) to
+	// reach the peer before its connection is closed.
+	DrainTimeout time.Duration
+	// StopGrace is how long, after a "stop" message, audio that is still
+	// on its way is read before the session is stopped.
+	StopGrace time.Duration
+}
+
+// DefaultWebRTCConfig returns the defaults: ICE on UDP port 8443 on all
+// interfaces, no STUN or TURN.
+func DefaultWebRTCConfig() WebRTCConfig {
+	return WebRTCConfig{
+		UDPPort:       8443,
+		GatherTimeout: 5 * time.Second,
+		DrainTimeout:  5 * time.Second,
+		StopGrace:     250 * time.Millisecond,
+	}
+}
+
+// WebRTC owns the pion API (Opus-only media engine, settings) and the UDP
+// socket that all peers share. Create it with NewWebRTC, pass it in
+// Config.WebRTC, and Close it after Server.Shutdown returned: peers are
+// owned by their sessions, which the server ends and waits for.
+type WebRTC struct {
+	cfg        WebRTCConfig
+	api        *webrtc.API
+	conn       net.PacketConn
+	mux        ice.UDPMux
+	iceServers []webrtc.ICEServer
+	log        *slog.Logger
+	peers      atomic.Int64
+	gaugeOnce  sync.Once
+}
+
+// NewWebRTC binds the ICE UDP port and builds the pion API. It fails if
+// the port cannot be bound or a setting is invalid. log may be nil.
+func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
+	d := DefaultWebRTCConfig()
+	if cfg.GatherTimeout <= 0 {
+		cfg.GatherTimeout = d.GatherTimeout
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = d.DrainTimeout
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = d.StopGrace
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var ip net.IP
+	if cfg.ListenIP != "" {
+		if ip = net.ParseIP(cfg.ListenIP); ip == nil {
+			return nil, fmt.Errorf("webrtc: listen IP %q is not an IP address", cfg.ListenIP)
+		}
+	}
+	for _, p := range cfg.PublicIPs {
+		if net.ParseIP(p) == nil {
+			return nil, fmt.Errorf("webrtc: public IP %q is not an IP address", p)
+		}
+	}
+	var servers []webrtc.ICEServer
+	if len(cfg.STUN) > 0 {
+		servers = append(servers, webrtc.ICEServer{URLs: cfg.STUN})
+	}
+	if len(cfg.TURN) > 0 {
+		servers = append(servers, webrtc.ICEServer{URLs: cfg.TURN, Username: cfg.TURNUsername, Credential: cfg.TURNCredential})
+	}
+	// Validate the URLs now rather than on the first call.
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			if _, err := ice.ParseURL(u); err != nil {
+				return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
+			}
+		}
+	}
+
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: opusClock, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1",
+		},
+		PayloadType: 111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("webrtc: register opus: %w", err)
+	}
+
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: listen on UDP port %d: %w", cfg.UDPPort, err)
+	}
+	mux := webrtc.NewICEUDPMux(nil, conn)
+
+	var se webrtc.SettingEngine
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	// A peer that vanishes is noticed within seconds, not half a minute.
+	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	if len(cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			mux.Close()
+			return nil, fmt.Errorf("webrtc: public IPs: %w", err)
+		}
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	return &WebRTC{cfg: cfg, api: api, conn: conn, mux: mux, iceServers: servers, log: log}, nil
+}
+
+// Addr returns the bound ICE UDP address.
+func (rtc *WebRTC) Addr() net.Addr { return rtc.conn.LocalAddr() }
+
+// Peers returns the number of peer connections open now.
+func (rtc *WebRTC) Peers() int { return int(rtc.peers.Load()) }
+
+// Close releases the UDP port. Call it after Server.Shutdown returned.
+func (rtc *WebRTC) Close() error {
+	return rtc.mux.Close()
+}
+
+// registerMetrics exports the peer count on s's registry, once.
+func (rtc *WebRTC) registerMetrics(s *Server) {
+	rtc.gaugeOnce.Do(func() {
+		s.metrics.reg.Register(prometheus.NewGaugeFunc(
+			prometheus.GaugeOpts{Name: "cuecard_webrtc_peers", Help: "Open WebRTC peer connections."},
+			func() float64 { return float64(rtc.peers.Load()) }))
+	})
+}
+
+// handleWebRTC is the WHIP-style endpoint: an SDP offer with the call's
+// audio tracks in, the SDP answer (with all ICE candidates) out. The peer
+// then runs on a goroutine the server waits for, until the session ends,
+// the peer goes, or a newer audio client replaces it.
+func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
+	rtc := s.cfg.WebRTC
+	rtc.registerMetrics(s)
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": errNotSDP.Error()})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	off, err := parseOffer(body)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.checkOpen(r.Context(), id); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+
+	pc, err := rtc.api.NewPeerConnection(webrtc.Configuration{ICEServers: rtc.iceServers})
+	if err != nil {
+		s.httpError(w, r, fmt.Errorf("webrtc: new peer connection: %w", err))
+		return
+	}
+	p := newPeer(s, rtc, pc, id, off)
+	answer, err := p.negotiate(r.Context(), string(body))
+	if err != nil {
+		pc.Close()
+		s.httpError(w, r, err)
+		return
+	}
+
+	// The peer goroutine is the server's to wait for, like a session's.
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		pc.Close()
+		s.httpError(w, r, ErrShuttingDown)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	src := newSource("webrtc", opusRate)
+	src.recorded = true
+	ls, err := s.attachSource(r.Context(), id, src)
+	if err != nil {
+		s.wg.Done()
+		pc.Close()
+		s.httpError(w, r, err)
+		return
+	}
+	p.ls, p.src = ls, src
+	if off.events {
+		p.sub = ls.hub.subscribe(s.cfg.SubscriberBuffer, false)
+		s.metrics.viewers.Inc()
+	}
+	rtc.peers.Add(1)
+	go p.run()
+
+	for _, is := range rtc.iceServers {
+		for _, u := range is.URLs {
+			l := fmt.Sprintf("<%s>; rel=\"ice-server\"", u)
+			if is.Username != "" {
+				l += fmt.Sprintf("; username=%q; credential=%q; credential-type=\"password\"", is.Username, is.Credential)
+			}
+			w.Header().Add("Link", l)
+		}
+	}
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", "/v1/sessions/"+id)
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, answer)
+}
+
+// offer is what the server needs to know of an SDP offer.
+type offer struct {
+	speakers map[string]coach.Speaker // by media id (mid)
+	events   bool                     // has a data channel section
+}
+
+// parseOffer checks an SDP offer and assigns its audio sections to
+// speakers: by track or stream id "rep" / "prospect", else in order (the
+// rep's first). It fails with ErrBadOffer or ErrNoAudio.
+func parseOffer(b []byte) (offer, error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(string(b)); err != nil {
+		return offer{}, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	off := offer{speakers: map[string]coach.Speaker{}}
+	type audio struct {
+		mid string
+		sp  coach.Speaker
+	}
+	var auds []audio
+	var taken [3]bool
+	for i, m := range d.MediaDescriptions {
+		switch m.MediaName.Media {
+		case "application":
+			off.events = true
+			continue
+		case "audio":
+		default:
+			continue
+		}
+		if m.MediaName.Port.Value == 0 {
+			continue // rejected section
+		}
+		if _, ok := m.Attribute("recvonly"); ok {
+			continue
+		}
+		if _, ok := m.Attribute("inactive"); ok {
+			continue
+		}
+		mid, ok := m.Attribute("mid")
+		if !ok {
+			return offer{}, fmt.Errorf("%w: audio section %d has no mid", ErrBadOffer, i)
+		}
+		if !hasOpus(m) {
+			return offer{}, fmt.Errorf("%w: audio section %q offers no Opus", ErrBadOffer, mid)
+		}
+		a := audio{mid: mid, sp: namedSpeaker(m)}
+		if a.sp != coach.NoSpeaker {
+			if taken[a.sp] {
+				return offer{}, fmt.Errorf("%w: two audio tracks named %s", ErrBadOffer, a.sp)
+			}
+			taken[a.sp] = true
+		}
+		auds = append(auds, a)
+	}
+	switch {
+	case len(auds) == 0:
+		return offer{}, ErrNoAudio
+	case len(auds) > 2:
+		return offer{}, fmt.Errorf("%w: %d audio tracks (want rep and prospect)", ErrBadOffer, len(auds))
+	}
+	for _, a := range auds {
+		if a.sp == coach.NoSpeaker {
+			a.sp = coach.Rep
+			if taken[coach.Rep] {
+				a.sp = coach.Prospect
+			}
+			taken[a.sp] = true
+		}
+		off.speakers[a.mid] = a.sp
+	}
+	return off, nil
+}
+
+func hasOpus(m *sdp.MediaDescription) bool {
+	for _, a := range m.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		if _, enc, ok := strings.Cut(a.Value, " "); ok && strings.HasPrefix(strings.ToLower(enc), "opus/") {
+			return true
+		}
+	}
+	return false
+}
+
+// namedSpeaker reads "a=msid:<stream> <track>" (or an ssrc's msid) and
+// returns the speaker it names, if any.
+func namedSpeaker(m *sdp.MediaDescription) coach.Speaker {
+	var ids []string
+	for _, a := range m.Attributes {
+		switch a.Key {
+		case "msid":
+			ids = append(ids, strings.Fields(a.Value)...)
+		case "ssrc":
+			if _, v, ok := strings.Cut(a.Value, " msid:"); ok {
+				ids = append(ids, strings.Fields(v)...)
+			}
+		}
+	}
+	for _, id := range ids {
+		switch id {
+		case "rep":
+			return coach.Rep
+		case "prospect":
+			return coach.Prospect
+		}
+	}
+	return coach.NoSpeaker
+}
+
+// negotiate applies the offer and returns the answer with every ICE
+// candidate gathered within GatherTimeout.
+func (p *peer) negotiate(ctx context.Context, sdpOffer string) (string, error) {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpOffer}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("webrtc: set local description: %w", err)
+	}
+	t := time.NewTimer(p.rtc.cfg.GatherTimeout)
+	defer t.Stop()
+	select {
+	case <-gathered:
+	case <-t.C:
+		p.log.Warn("ICE gathering timed out; answering with the candidates so far")
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return p.pc.LocalDescription().SDP, nil
+}

@@ -1,0 +1,304 @@
+package stream
+
+/*
+#cgo pkg-config: pocketsphinx sphinxbase
+#include <stdlib.h>
+#include <pocketsphinx.h>
+#include <feat.h>
+#include <cmn.h>
+
+_Static_assert(sizeof(mfcc_t) == sizeof(float), "sphinxbase built with fixed-point features");
+
+// The live cepstral mean (CMN) is the state PocketSphinx carries from one
+// utterance to the next; these read and set it.
+static int cc_cmn_len(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	return (f == NULL || f->cmn_struct == NULL) ? 0 : f->cmn_struct->veclen;
+}
+static void cc_cmn_get(ps_decoder_t *ps, float *v) { cmn_live_get(ps_get_feat(ps)->cmn_struct, (mfcc_t *)v); }
+static void cc_cmn_set(ps_decoder_t *ps, const float *v) { cmn_live_set(ps_get_feat(ps)->cmn_struct, (const mfcc_t *)v); }
+
+// cc_ps_new parses argv (pairs of "-name", "value") and builds a decoder.
+// The configuration is reference-counted by the decoder, so it is released
+// here; the decoder keeps its own reference.
+static ps_decoder_t *cc_ps_new(int argc, char **argv) {
+	cmd_ln_t *c = cmd_ln_parse_r(NULL, ps_args(), argc, argv, FALSE);
+	if (c == NULL) {
+		return NULL;
+	}
+	ps_decoder_t *ps = ps_init(c);
+	cmd_ln_free_r(c);
+	return ps;
+}
+
+// cc_ps_hyp returns the current hypothesis or "" (never NULL).
+static const char *cc_ps_hyp(ps_decoder_t *ps) {
+	int32 score;
+	const char *h = ps_get_hyp(ps, &score);
+	return h == NULL ? "" : h;
+}
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Debian's pocketsphinx-en-us model paths, the defaults of SphinxConfig.
+const (
+	DebianHMM  = "/usr/share/pocketsphinx/model/en-us/en-us"
+	DebianLM   = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
+	DebianDict = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
+)
+
+// SphinxConfig configures the embedded PocketSphinx recognizer pool.
+type SphinxConfig struct {
+	// HMM is the acoustic model directory.
+	HMM string
+	// LM is the n-gram language model (ARPA or binary).
+	LM string
+	// Dict is the pronunciation dictionary.
+	Dict string
+	// PoolSize is the number of decoders (each ~100 MB); 0 means
+	// max(runtime.NumCPU(), 2): one call may have both sides speaking.
+	PoolSize int
+	// Params are extra decoder parameters ("-beam": "1e-40", ...) over
+	// PocketSphinx's defaults.
+	Params map[string]string
+}
+
+// DefaultSphinxConfig returns Debian's model paths and PocketSphinx's own
+// decoder defaults (three passes: tree search, flat-lexicon rescoring,
+// best path). Narrower beams (-maxhmmpf 3000, -topn 2, no second and
+// third pass) halve the CPU but raise word error from about 19% to over
+// 40% on our synthesized calls (BENCHMARKS.md), so they are not the
+// default; pass them in Params where CPU matters more.
+func DefaultSphinxConfig() SphinxConfig {
+	return SphinxConfig{HMM: DebianHMM, LM: DebianLM, Dict: DebianDict, Params: map[string]string{}}
+}
+
+// FastSphinxParams are the narrow-beam, single-pass decoder parameters
+// measured in BENCHMARKS.md.
+func FastSphinxParams() map[string]string {
+	return map[string]string{
+		"-beam": "1e-40", "-wbeam": "1e-24", "-pbeam": "1e-40",
+		"-maxhmmpf": "3000", "-maxwpf": "5", "-topn": "2", "-pl_window": "10",
+		"-fwdflat": "no", "-bestpath": "no",
+	}
+}
+
+// Sphinx is a pool of PocketSphinx decoders shared by all pipelines of a
+// process; it implements Transcriber. The model is loaded once per pooled
+// decoder when the pool is built, never per call or per utterance.
+type Sphinx struct {
+	free chan *C.ps_decoder_t
+	// cmn0 is a fresh decoder's cepstral mean: every utterance starts from
+	// it unless its pipeline hands it a channel's own (Adapter).
+	cmn0 []float32
+
+	mu     sync.Mutex
+	all    []*C.ps_decoder_t
+	closed bool
+}
+
+// NewSphinx loads PoolSize decoders. It fails with ErrModel (naming the
+// path) when a model file is missing or unreadable.
+func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
+	for _, p := range []string{cfg.HMM, cfg.LM, cfg.Dict} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrModel, err)
+		}
+	}
+	n := cfg.PoolSize
+	if n <= 0 {
+		n = max(runtime.NumCPU(), 2)
+	}
+	params := map[string]string{}
+	for k, v := range cfg.Params {
+		params[k] = v
+	}
+	args := []string{"-hmm", cfg.HMM, "-lm", cfg.LM, "-dict", cfg.Dict, "-logfn", os.DevNull}
+	for k, v := range params {
+		if !strings.HasPrefix(k, "-") {
+			k = "-" + k
+		}
+		args = append(args, k, v)
+	}
+	s := &Sphinx{free: make(chan *C.ps_decoder_t, n)}
+	for range n {
+		d := newDecoder(args)
+		if d == nil {
+			s.Close()
+			return nil, fmt.Errorf("%w: pocketsphinx rejected hmm=%s lm=%s dict=%s or params %v", ErrModel, cfg.HMM, cfg.LM, cfg.Dict, params)
+		}
+		s.all = append(s.all, d)
+		s.free <- d
+		if s.cmn0 == nil {
+			if n := int(C.cc_cmn_len(d)); n > 0 {
+				s.cmn0 = make([]float32, n)
+				C.cc_cmn_get(d, (*C.float)(&s.cmn0[0]))
+			}
+		}
+	}
+	return s, nil
+}
+
+func newDecoder(args []string) *C.ps_decoder_t {
+	argv := C.malloc(C.size_t(len(args)) * C.size_t(unsafe.Sizeof(uintptr(0))))
+	defer C.free(argv)
+	cargs := unsafe.Slice((**C.char)(argv), len(args))
+	for i, a := range args {
+		cargs[i] = C.CString(a)
+	}
+	defer func() {
+		for _, p := range cargs {
+			C.free(unsafe.Pointer(p))
+		}
+	}()
+	return C.cc_ps_new(C.int(len(args)), (**C.char)(argv))
+}
+
+// Size returns the number of pooled decoders.
+func (s *Sphinx) Size() int { return cap(s.free) }
+
+// Start implements Transcriber: it takes a free decoder from the pool.
+func (s *Sphinx) Start(ctx context.Context) (Utterance, error) {
+	var d *C.ps_decoder_t
+	select {
+	case d = <-s.free:
+	default:
+		select {
+		case d = <-s.free:
+		case <-ctx.Done():
+			return nil, ErrBusy
+		}
+	}
+	if d == nil {
+		return nil, ErrClosed
+	}
+	if C.ps_start_utt(d) < 0 {
+		s.release(d)
+		return nil, fmt.Errorf("pocketsphinx: start utterance failed")
+	}
+	u := &sphinxUtt{s: s, d: d}
+	// Nothing carries over from whoever used this decoder before.
+	u.Adapt(nil)
+	return u, nil
+}
+
+func (s *Sphinx) release(d *C.ps_decoder_t) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		C.ps_free(d)
+		return
+	}
+	s.free <- d // never blocks: the channel holds every decoder
+}
+
+// Close frees the idle decoders; decoders still in use are freed when their
+// utterance ends. Start after Close returns ErrClosed or ErrBusy.
+func (s *Sphinx) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for {
+		select {
+		case d := <-s.free:
+			C.ps_free(d)
+		default:
+			close(s.free)
+			return nil
+		}
+	}
+}
+
+type sphinxUtt struct {
+	s   *Sphinx
+	d   *C.ps_decoder_t
+	cmn []float32 // after Finish
+}
+
+// Adapt implements Adapter: the cepstral mean to start from (nil: a fresh
+// decoder's).
+func (u *sphinxUtt) Adapt(state []float32) {
+	if u.d == nil || len(u.s.cmn0) == 0 {
+		return
+	}
+	if len(state) != len(u.s.cmn0) {
+		state = u.s.cmn0
+	}
+	C.cc_cmn_set(u.d, (*C.float)(&state[0]))
+}
+
+// Adapted implements Adapter: the cepstral mean after Finish.
+func (u *sphinxUtt) Adapted() []float32 { return u.cmn }
+
+func (u *sphinxUtt) Write(pcm []int16) error {
+	if u.d == nil {
+		return ErrClosed
+	}
+	if len(pcm) == 0 {
+		return nil
+	}
+	// The decoder copies the samples into its own buffers during the call.
+	if C.ps_process_raw(u.d, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), 0, 0) < 0 {
+		return fmt.Errorf("pocketsphinx: process failed")
+	}
+	return nil
+}
+
+func (u *sphinxUtt) Partial() (string, error) {
+	if u.d == nil {
+		return "", ErrClosed
+	}
+	return cleanHyp(C.GoString(C.cc_ps_hyp(u.d))), nil
+}
+
+func (u *sphinxUtt) Finish() (string, error) {
+	if u.d == nil {
+		return "", ErrClosed
+	}
+	d := u.d
+	u.d = nil
+	defer u.s.release(d)
+	if C.ps_end_utt(d) < 0 {
+		return "", fmt.Errorf("pocketsphinx: end utterance failed")
+	}
+	if n := len(u.s.cmn0); n > 0 {
+		u.cmn = make([]float32, n)
+		C.cc_cmn_get(d, (*C.float)(&u.cmn[0]))
+	}
+	return cleanHyp(C.GoString(C.cc_ps_hyp(d))), nil
+}
+
+func (u *sphinxUtt) Abort() {
+	if u.d == nil {
+		return
+	}
+	C.ps_end_utt(u.d)
+	u.s.release(u.d)
+	u.d = nil
+}
+
+// cleanHyp drops filler tokens such as <sil> or [noise] if any slip through.
+func cleanHyp(h string) string {
+	f := strings.Fields(h)
+	out := f[:0]
+	for _, w := range f {
+		if strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") {
+			continue
+		}
+		out = append(out, w)
+	}
+	return strings.Join(out, " ")
+}
