@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -80,5 +81,58 @@ func TestLateViewerGetsHistory(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "stage" || got[1] != "talk2" {
 		t.Fatalf("history %v, want [stage talk2]", got)
+	}
+}
+
+// TestSendDropsOldestAudio checks the live input queue: a real-time
+// source never waits; the oldest audio frame gives way, control items
+// never do, and a source ahead of real time is held back instead.
+func TestSendDropsOldestAudio(t *testing.T) {
+	s := &Server{metrics: newMetrics()}
+	ls := &liveSession{srv: s, in: make(chan item, 3), done: make(chan struct{})}
+	src := newSource("websocket", 16000)
+	frame := func(n int) item { return item{kind: itemAudio, src: src, pcm: make([]float32, n)} }
+	for i := 1; i <= 3; i++ {
+		ls.send(frame(i))
+	}
+	ls.send(frame(4)) // full: frame 1 goes
+	var got []int
+	for range 3 {
+		got = append(got, len((<-ls.in).pcm))
+	}
+	if got[0] != 2 || got[2] != 4 {
+		t.Fatalf("queue %v, want [2 3 4]", got)
+	}
+	ls.send(item{kind: itemDetach, src: src})
+	ls.send(frame(5))
+	ls.send(frame(6))
+	ls.send(frame(7)) // full, the oldest is the detach: it is kept, 7 is dropped
+	var kinds []itemKind
+	var sizes []int
+	for range 3 {
+		it := <-ls.in
+		kinds, sizes = append(kinds, it.kind), append(sizes, len(it.pcm))
+	}
+	if !slices.Contains(kinds, itemDetach) || slices.Contains(sizes, 7) {
+		t.Fatalf("queue kinds %v sizes %v: want the detach kept and frame 7 dropped", kinds, sizes)
+	}
+	// Ahead of real time: the sender waits for room.
+	ls.send(frame(8))
+	sent := make(chan error)
+	go func() { sent <- ls.sendPaced(frame(9), true) }()
+	select {
+	case <-sent:
+		t.Fatal("a source ahead of real time did not wait")
+	default:
+	}
+	<-ls.in
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	close(ls.done)
+	if err := ls.sendPaced(frame(10), true); err == nil {
+		// The queue may have room; fill it and check the end is seen.
+		for ls.sendPaced(frame(11), true) == nil {
+		}
 	}
 }

@@ -185,10 +185,17 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	return ls, nil
 }
 
-// send queues an audio item, dropping the oldest queued one when the
-// session has fallen behind; stop and detach are never dropped.
+// send queues an audio item. A source streaming in real time never waits:
+// when the session has fallen behind, the oldest queued frame is dropped.
+// A source sending faster than real time (a recorded call played in) is
+// held back instead, so nothing it sends is lost. Stop and detach are
+// never dropped.
 func (ls *liveSession) send(it item) error {
-	if it.kind != itemAudio {
+	return ls.sendPaced(it, false)
+}
+
+func (ls *liveSession) sendPaced(it item, ahead bool) error {
+	if it.kind != itemAudio || ahead {
 		select {
 		case ls.in <- it:
 			return nil

@@ -113,6 +113,10 @@ func (s *Server) readAudio(conn *websocket.Conn, ls *liveSession, src *source) e
 	deadline()
 	conn.SetPongHandler(func(string) error { deadline(); return nil })
 	var buf []float32
+	// received counts each side's samples, to tell a real-time client
+	// from one playing a recording in faster than real time.
+	var received [3]int64
+	began := time.Now()
 	for {
 		mt, data, err := conn.ReadMessage()
 		if err != nil {
@@ -158,7 +162,10 @@ func (s *Server) readAudio(conn *websocket.Conn, ls *liveSession, src *source) e
 			buf = pcm
 			frame := make([]float32, len(pcm))
 			copy(frame, pcm)
-			if err := ls.send(item{kind: itemAudio, src: src, sp: sp, pcm: frame, at: time.Now()}); err != nil {
+			received[sp] += int64(len(pcm))
+			now := time.Now()
+			ahead := time.Duration(received[sp]*int64(time.Second)/int64(src.rate)) > now.Sub(began)+2*time.Second
+			if err := ls.sendPaced(item{kind: itemAudio, src: src, sp: sp, pcm: frame, at: now}, ahead); err != nil {
 				return err
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/webui"
 )
 
 // serveMain is `cuecard serve`: ParseFlags, then Run until the context is
@@ -24,6 +25,7 @@ type serveMain struct {
 	origins  stringList
 	asr      string
 	playbook string
+	uiDir    string
 	sphinx   sphinxFlags
 	rtcPort  int
 	rtcIP    string
@@ -90,6 +92,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.Var(&m.origins, "origin", "also allow WebSockets from this origin (repeatable; * for any)")
 	fs.StringVar(&m.asr, "asr", "embedded", "speech recognition: embedded (PocketSphinx) or none (talk metrics and time-based cues only)")
 	fs.StringVar(&m.playbook, "playbook", "", "playbook YAML file (default: the built-in playbook)")
+	fs.StringVar(&m.uiDir, "ui-dir", "", "serve the web UI from this directory instead of the embedded copy (UI development)")
 	m.sphinx.register(fs)
 	fs.IntVar(&m.rtcPort, "webrtc-udp-port", server.DefaultWebRTCConfig().UDPPort, "UDP port for all WebRTC traffic (-1: WebRTC off)")
 	fs.StringVar(&m.rtcIP, "webrtc-listen-ip", "", "address to bind the WebRTC port on (default: all)")
@@ -124,6 +127,7 @@ func (m *serveMain) Run(ctx context.Context) error {
 	}
 	cfg := server.DefaultConfig()
 	cfg.AllowedOrigins = m.origins
+	cfg.UI = webui.FS(m.uiDir)
 	var tr stream.Transcriber
 	switch m.asr {
 	case "embedded":
