@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
@@ -154,11 +155,16 @@ func analyzeOffline(tb testing.TB) []coach.Event {
 func TestStreamMatchesAnalyze(t *testing.T) {
 	needCall(t)
 	ts := newTestServer(t, t.TempDir(), nil, sphinx)
+	idle := goleak.IgnoreCurrent()
 	id := ts.create(t)
 	var live collector
 	if err := ts.cl.Stream(context.Background(), id, rep(), prospect(), client.StreamOptions{}, live.add); err != nil {
 		t.Fatal(err)
 	}
+	// The session is over: none of its goroutines may be left, while the
+	// server itself runs on.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	goleak.VerifyNone(t, idle)
 	got := live.all()
 	for _, typ := range []string{"speech", "transcript", "talk", "stage", "cue", "summary"} {
 		if len(filter(got, typ)) == 0 {

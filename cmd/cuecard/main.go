@@ -39,6 +39,7 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"bench":   {"load-test a server: concurrent real-time calls, cue latency, CPU and memory", runBench},
 		"analyze": {"run the pipeline offline on a transcript or audio, events as JSONL on stdout", runAnalyze},
 		"eval":    {"score the coach on a directory of labelled calls", runEval},
 		"explain": {"show how the playbook reads one utterance (signals, features)", runExplain},

@@ -1,0 +1,331 @@
+// Package bench load-tests a cuecard server on loopback: many calls
+// streamed at once in real time over the live WebSocket, measuring how
+// long cues take to reach the client after the prospect stops talking,
+// whether the server keeps up, and what each call costs. cuecard bench
+// runs it.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cuecard/cuecard/client"
+	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/synth"
+)
+
+// Call is a call's audio, encoded once as 20 ms frames for every client.
+type Call struct {
+	frames [][2][]byte // per 20 ms: the rep's and the prospect's frame
+	// ends are the media times at which the prospect stopped talking.
+	ends []int64
+}
+
+// FrameMS is the audio per frame sent.
+const FrameMS = 20
+
+// LoadCall reads a synthesized call (rep.wav, prospect.wav at 16 kHz and
+// its truth segments).
+func LoadCall(res *synth.Result) (*Call, error) {
+	rep, err := readPCM(res.Rep)
+	if err != nil {
+		return nil, err
+	}
+	pro, err := readPCM(res.Prospect)
+	if err != nil {
+		return nil, err
+	}
+	c := &Call{}
+	n := 16 * FrameMS
+	for i := 0; i < max(len(rep), len(pro)); i += n {
+		c.frames = append(c.frames, [2][]byte{
+			server.EncodeFrame(nil, coach.Rep, window(rep, i, n)),
+			server.EncodeFrame(nil, coach.Prospect, window(pro, i, n)),
+		})
+	}
+	for _, s := range res.Segments {
+		if s.Speaker == coach.Prospect {
+			c.ends = append(c.ends, s.EndMS)
+		}
+	}
+	return c, nil
+}
+
+// DurationMS is the call's length.
+func (c *Call) DurationMS() int64 { return int64(len(c.frames) * FrameMS) }
+
+func window(x []int16, i, n int) []int16 {
+	out := make([]int16, n)
+	if i < len(x) {
+		copy(out, x[i:])
+	}
+	return out
+}
+
+func readPCM(path string) ([]int16, error) {
+	f, err := stream.OpenWAV(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if r := f.Format().SampleRate; r != 16000 || f.Format().Channels != 1 {
+		return nil, fmt.Errorf("%s: want 16 kHz mono, got %v", path, f.Format())
+	}
+	var out []int16
+	buf := make([]float32, 8192)
+	for {
+		n, err := f.Read(buf)
+		for _, v := range buf[:n] {
+			out = append(out, stream.FloatToInt16(v))
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Result is what one run of concurrent calls measured.
+type Result struct {
+	Calls int
+	// CueLatency: wall time from sending the last frame of the prospect's
+	// speech to receiving the cue it triggered, for every cue a prospect
+	// triggered; negative when it came from a partial transcript before
+	// the prospect had finished.
+	CueLatency []time.Duration
+	// EarlyCues is how many of them came before the prospect finished.
+	EarlyCues int
+	// Push: wall time from sending the frame at a talk event's media time
+	// to receiving that event (how far behind real time the server runs).
+	Push []time.Duration
+	// Events received in all, and errors of calls that failed.
+	Events int
+	Errors []string
+}
+
+// Percentile returns the p-th percentile (0..100) of ds, 0 for none.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// Run streams call into n new sessions of the server at base at once, in
+// real time, and measures them. Calls start spread over stagger.
+func Run(ctx context.Context, base string, call *Call, n int, stagger time.Duration) Result {
+	res := Result{Calls: n}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	cl := &client.Client{BaseURL: base}
+	for i := range n {
+		wg.Go(func() {
+			delay := time.Duration(0)
+			if n > 1 {
+				delay = stagger * time.Duration(i) / time.Duration(n)
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+			r, err := runCall(ctx, cl, call)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				res.Errors = append(res.Errors, err.Error())
+			}
+			res.CueLatency = append(res.CueLatency, r.CueLatency...)
+			res.Push = append(res.Push, r.Push...)
+			res.EarlyCues += r.EarlyCues
+			res.Events += r.Events
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// event is the part of an event the bench reads.
+type event struct {
+	Type    string `json:"type"`
+	AtMS    int64  `json:"at_ms"`
+	Speaker string `json:"speaker"`
+	EndMS   int64  `json:"end_ms"`
+	Cue     string `json:"cue"`
+}
+
+func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error) {
+	var r Result
+	ses, err := cl.CreateSession(ctx, client.CreateRequest{Rep: "bench", Title: "load test"})
+	if err != nil {
+		return r, err
+	}
+	conn, err := cl.Dial(ctx, ses.ID)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close()
+	// sent[i] is when frame i went out; read by the reader, so guarded.
+	var mu sync.Mutex
+	sent := make([]time.Time, len(call.frames))
+	sentUpTo := -1
+	type recv struct {
+		ev event
+		at time.Time
+	}
+	got := make(chan recv, 1024)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(got)
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				var ce *websocket.CloseError
+				if asClose(err, &ce) && ce.Code == websocket.CloseNormalClosure {
+					readErr <- nil
+				} else {
+					readErr <- err
+				}
+				return
+			}
+			var ev event
+			if json.Unmarshal(data, &ev) == nil {
+				got <- recv{ev, time.Now()}
+			}
+		}
+	}()
+	sentAt := func(ms int64) (time.Time, bool) {
+		i := int(ms/FrameMS) - 1
+		mu.Lock()
+		defer mu.Unlock()
+		if i < 0 || i > sentUpTo {
+			return time.Time{}, false
+		}
+		return sent[i], true
+	}
+	var evs []recv
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for rv := range got {
+			evs = append(evs, rv)
+		}
+	}()
+	tick := time.NewTicker(FrameMS * time.Millisecond)
+	defer tick.Stop()
+	var werr error
+	for i, fr := range call.frames {
+		if i > 0 {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				werr = ctx.Err()
+			}
+		}
+		if werr != nil {
+			break
+		}
+		if werr = conn.WriteMessage(websocket.BinaryMessage, fr[0]); werr != nil {
+			break
+		}
+		if werr = conn.WriteMessage(websocket.BinaryMessage, fr[1]); werr != nil {
+			break
+		}
+		mu.Lock()
+		sent[i], sentUpTo = time.Now(), i
+		mu.Unlock()
+	}
+	if werr == nil {
+		werr = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"stop"}`))
+	}
+	if werr != nil {
+		conn.Close()
+	}
+	<-done
+	rerr := <-readErr
+	for _, rv := range evs {
+		r.Events++
+		switch rv.ev.Type {
+		case coach.EventTalk:
+			if at, ok := sentAt(rv.ev.AtMS); ok {
+				r.Push = append(r.Push, rv.at.Sub(at))
+			}
+		case coach.EventCue:
+			if rv.ev.Speaker != "prospect" {
+				continue
+			}
+			// The prospect's speech the cue answers: the first truth end at
+			// or after the segment the cue names.
+			i := slices.IndexFunc(call.ends, func(e int64) bool { return e >= rv.ev.EndMS-FrameMS })
+			if i < 0 {
+				continue
+			}
+			end := call.ends[i]
+			if rv.ev.AtMS < end {
+				r.EarlyCues++ // fired from a partial transcript
+			}
+			// Every frame has been sent by now, so this is also right for
+			// a cue that arrived before the prospect finished (negative).
+			if at, ok := sentAt(end); ok {
+				r.CueLatency = append(r.CueLatency, rv.at.Sub(at))
+			}
+		}
+	}
+	if werr != nil {
+		return r, werr
+	}
+	return r, rerr
+}
+
+func asClose(err error, ce **websocket.CloseError) bool {
+	c, ok := err.(*websocket.CloseError)
+	if ok {
+		*ce = c
+	}
+	return ok
+}
+
+// Report formats a run as one table row.
+func (r Result) Report() string {
+	var b strings.Builder
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	fmt.Fprintf(&b, "%3d calls  cue latency p50 %.0f ms p95 %.0f ms p99 %.0f ms (%d cues, %d before the prospect's last word)  event push p50 %.1f ms p99 %.1f ms  events %d",
+		r.Calls, ms(Percentile(r.CueLatency, 50)), ms(Percentile(r.CueLatency, 95)), ms(Percentile(r.CueLatency, 99)),
+		len(r.CueLatency), r.EarlyCues, ms(Percentile(r.Push, 50)), ms(Percentile(r.Push, 99)), r.Events)
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(&b, "  errors %d (%s)", len(r.Errors), r.Errors[0])
+	}
+	return b.String()
+}
+
+// Repeat returns the call played n times back to back.
+func (c *Call) Repeat(n int) *Call {
+	if n <= 1 {
+		return c
+	}
+	out := &Call{}
+	for k := range n {
+		out.frames = append(out.frames, c.frames...)
+		for _, e := range c.ends {
+			out.ends = append(out.ends, e+int64(k)*c.DurationMS())
+		}
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cuecard/cuecard/bench"
+	"github.com/cuecard/cuecard/eval"
+	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/synth"
+)
+
+func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	callPath := fs.String("call", "examples/demo-call.jsonl", "transcript of the call to synthesize and stream")
+	levels := fs.String("calls", "1,4", "comma-separated numbers of concurrent calls to run, in turn")
+	asr := fs.String("asr", "embedded", "the server's speech recognition: embedded or none")
+	stagger := fs.Duration("stagger", 10*time.Second, "spread the starts of concurrent calls over this long")
+	audioDir := fs.String("audio-dir", "", "keep the synthesized call here between runs (default: a temporary directory)")
+	repeat := fs.Int("repeat", 1, "play the call this many times back to back in each session")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var ns []int
+	for _, f := range strings.Split(*levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 2000 {
+			return usagef("--calls: want numbers from 1 to 2000, got %q", f)
+		}
+		ns = append(ns, n)
+	}
+	if *asr != "embedded" && *asr != "none" {
+		return usagef("--asr must be embedded or none")
+	}
+	lines, err := readLines(*callPath)
+	if err != nil {
+		return err
+	}
+	dir := *audioDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "cuecard-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	res, err := eval.SynthCall(ctx, eval.Call{Name: strings.TrimSuffix(filepath.Base(*callPath), ".jsonl"), Lines: lines}, dir, synth.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	call, err := bench.LoadCall(res)
+	if err != nil {
+		return err
+	}
+	call = call.Repeat(*repeat)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	data, err := os.MkdirTemp("", "cuecard-bench-data-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(data)
+	fmt.Fprintf(stdout, "call %s: %.0f s; server --asr %s\n", *callPath, float64(call.DurationMS())/1000, *asr)
+	for _, n := range ns {
+		srv, err := bench.StartServer(ctx, exe, "--data", filepath.Join(data, strconv.Itoa(n)), "--asr", *asr, "--webrtc-udp-port", "-1")
+		if err != nil {
+			return err
+		}
+		before, err := srv.Usage()
+		if err != nil {
+			srv.Stop()
+			return err
+		}
+		// Sample the server while the calls run, for peak goroutines.
+		var peak bench.Usage
+		var mu sync.Mutex
+		sctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-sctx.Done():
+					return
+				case <-t.C:
+					if u, err := srv.Usage(); err == nil {
+						mu.Lock()
+						peak.Goroutines = max(peak.Goroutines, u.Goroutines)
+						mu.Unlock()
+					}
+				}
+			}
+		})
+		began := time.Now()
+		r := bench.Run(ctx, srv.URL, call, n, *stagger)
+		wall := time.Since(began)
+		stop()
+		wg.Wait()
+		after, err := srv.Usage()
+		srv.Stop()
+		if err != nil {
+			return err
+		}
+		audio := time.Duration(n) * time.Duration(call.DurationMS()) * time.Millisecond
+		cpu := after.CPU - before.CPU
+		fmt.Fprintln(stdout, r.Report())
+		fmt.Fprintf(stdout, "          server CPU %.3f s per s of call (%.0f%% of one core per call), memory %d MB idle, %d MB peak (%.1f MB per call), goroutines %d idle, %d peak (%.1f per call), frames dropped %.0f, wall %.0f s\n",
+			cpu.Seconds()/audio.Seconds(), 100*cpu.Seconds()/audio.Seconds(), before.RSS>>20, after.Peak>>20,
+			float64(after.Peak-before.RSS)/float64(n)/(1<<20), before.Goroutines, peak.Goroutines,
+			float64(peak.Goroutines-before.Goroutines)/float64(n), after.Dropped-before.Dropped, wall.Seconds())
+	}
+	return nil
+}
+
+func readLines(path string) ([]stream.TranscriptLine, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	defer f.Close()
+	lines, err := stream.ReadTranscript(f, path)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return lines, nil
+}
