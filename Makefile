@@ -10,15 +10,23 @@ FUZZTIME ?= 5s
 # Debian packages the build and the tests need.
 DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \
 	libopus-dev libopusfile-dev libsoxr-dev flite sox
+# ...and what only the tests need (the browser for the UI's end-to-end tests).
+TEST_PACKAGES := chromium fonts-liberation
 
-.PHONY: all deps build run demo test fuzz bench eval eval-audio vet fmt-check clean
+.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet fmt-check clean
 
 all: build
 
 # deps installs only what is missing, with apt-get (as root, or through sudo).
 deps:
+	@$(MAKE) --no-print-directory apt-install PKGS="$(DEB_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PKGS="$(DEB_PACKAGES) $(TEST_PACKAGES)"
+
+apt-install:
 	@command -v $(GO) >/dev/null || { echo "cuecard needs Go 1.26 or later on PATH (https://go.dev/dl/)"; exit 1; }
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
@@ -44,7 +52,7 @@ demo: build $(DATA)/demo/rep.wav
 	./$(BIN) analyze --transcript examples/demo-call.jsonl | grep -v '"talk"'
 	./$(BIN) analyze --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav | grep -v '"talk"'
 
-test: deps fmt-check vet
+test: test-deps fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 

@@ -117,7 +117,7 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 	if in.AtMS < e.now {
 		return nil, fmt.Errorf("%w: input at %d ms after %d ms", ErrTimeBackwards, in.AtMS, e.now)
 	}
-	if in.Speaker != Rep && in.Speaker != Prospect && in.Kind != Tick {
+	if in.Speaker != Rep && in.Speaker != Prospect && in.Kind != Tick && in.Kind != Status {
 		return nil, fmt.Errorf("input at %d ms: unknown speaker %d", in.AtMS, in.Speaker)
 	}
 	e.out = e.out[:0]
@@ -129,6 +129,8 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 	case SpeechEnd:
 		e.talk.end(in.Speaker, in.EndMS, in.AtMS)
 		e.out = append(e.out, Event{Type: EventSpeech, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS})
+	case Status:
+		e.out = append(e.out, StatusEvent(in))
 	case Partial, Final:
 		e.out = append(e.out, Event{Type: EventTranscript, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS, Text: in.Text, Final: in.Kind == Final})
 	}

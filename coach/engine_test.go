@@ -241,3 +241,11 @@ func TestTalkEventsEvery500ms(t *testing.T) {
 		t.Fatalf("last event %q, want summary", s.Type)
 	}
 }
+
+func TestStatusInputBecomesStatusEvent(t *testing.T) {
+	e := coach.NewEngine(defaultPlaybook(t))
+	evs := step(t, e, coach.Input{Kind: coach.Status, AtMS: 4000, ASR: "degraded", Text: "transcription service timed out"})
+	if len(evs) == 0 || evs[0].Type != coach.EventStatus || evs[0].ASR != "degraded" || evs[0].Reason != "transcription service timed out" {
+		t.Fatalf("events %+v", evs)
+	}
+}

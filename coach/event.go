@@ -18,6 +18,9 @@ const (
 	EventOutcome    = "cue_outcome"
 	EventStatus     = "status"
 	EventSummary    = "summary"
+	// EventCueUpdate revises an earlier cue (by its id) after a slower,
+	// second opinion: see CueUpdate.
+	EventCueUpdate = "cue_update"
 )
 
 // Talk is the talk-time snapshot carried by a "talk" event.
@@ -62,9 +65,13 @@ type Event struct {
 	Priority int
 	Taken    bool
 
-	// status: ASR state; cue_outcome and status: Reason.
+	// status: ASR state; cue_outcome, status and cue_update: Reason.
 	ASR    string
 	Reason string
+
+	// cue_update: Verdict is one of the Verdict* constants; a refined
+	// cue's new Body is in Body (ID, Cue name the revised cue).
+	Verdict string
 
 	// summary
 	Summary *Summary
@@ -191,6 +198,19 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 		b = appendString(b, e.ASR)
 		b = appendKey(b, "reason")
 		b = appendString(b, e.Reason)
+	case EventCueUpdate:
+		b = appendKey(b, "id")
+		b = appendString(b, e.ID)
+		b = appendKey(b, "cue")
+		b = appendString(b, e.Cue)
+		b = appendKey(b, "verdict")
+		b = appendString(b, e.Verdict)
+		if e.Body != "" {
+			b = appendKey(b, "body")
+			b = appendString(b, e.Body)
+		}
+		b = appendKey(b, "reason")
+		b = appendString(b, e.Reason)
 	case EventSummary:
 		s := e.Summary
 		if s == nil {
@@ -234,6 +254,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		Taken    bool     `json:"taken"`
 		ASR      string   `json:"asr"`
 		Reason   string   `json:"reason"`
+		Verdict  string   `json:"verdict"`
 		Metrics  *Metrics `json:"metrics"`
 		Stages   []StageSpan
 		Cues     []CueRecord
@@ -249,7 +270,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		Talk:  Talk{RepMS: w.RepMS, ProspectMS: w.ProsMS, RepShare: w.Share, WindowRepShare: w.WShare, MonologueSpeaker: mono, MonologueMS: w.MonoMS},
 		Stage: w.Stage, From: w.From, Evidence: w.Evidence,
 		ID: w.ID, Cue: w.Cue, Title: w.Title, Body: w.Body, Priority: w.Priority, Taken: w.Taken,
-		ASR: w.ASR, Reason: w.Reason,
+		ASR: w.ASR, Reason: w.Reason, Verdict: w.Verdict,
 	}
 	if w.Type == EventSummary {
 		e.Summary = &Summary{Stages: w.Stages, Cues: w.Cues}

@@ -48,6 +48,10 @@ const (
 	Partial
 	// Final is the final transcript of Speaker's utterance [StartMS, EndMS].
 	Final
+	// Status reports a change in what the pipeline can do (no Speaker):
+	// ASR is the recognizer's state ("ok" or "degraded") and Text says
+	// why. The engine turns it into a status event (see StatusEvent).
+	Status
 )
 
 // Input is one timed event fed to the Engine. Inputs must arrive with
@@ -59,4 +63,6 @@ type Input struct {
 	StartMS int64
 	EndMS   int64
 	Text    string
+	// ASR is the recognizer state of a Status input.
+	ASR string
 }

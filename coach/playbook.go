@@ -52,6 +52,8 @@ type Playbook struct {
 	Talk   TalkConfig
 	Stages []string
 	Cues   []CueInfo
+	// Source is the YAML it was compiled from.
+	Source []byte
 
 	stemExc   map[string]string
 	layout    *envLayout
@@ -278,6 +280,7 @@ func ParsePlaybook(name string, src []byte) (*Playbook, error) {
 	if err := c.compile(&y); err != nil {
 		return nil, err
 	}
+	c.pb.Source = slices.Clone(src)
 	return c.pb, nil
 }
 

@@ -40,10 +40,20 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PATCH /v1/sessions/{id}/comments/{cid}", s.handleUpdateComment)
 	mux.HandleFunc("DELETE /v1/sessions/{id}/comments/{cid}", s.handleDeleteComment)
 	mux.HandleFunc("GET /v1/playbook", s.handlePlaybook)
+	mux.HandleFunc("GET /v1/playbook/source", s.handlePlaybookSource)
+	mux.HandleFunc("POST /v1/playbook/check", s.handlePlaybookCheck)
+	mux.HandleFunc("GET /v1/sessions/{id}/replay", s.handleReplay)
+	mux.HandleFunc("GET /v1/sessions/{id}/transcript", s.handleTranscript)
+	mux.HandleFunc("GET /v1/reps", s.handleReps)
+	mux.HandleFunc("POST /v1/uploads", s.handleUpload)
+	mux.HandleFunc("GET /v1/uploads/{id}", s.handleUploadProgress)
+	mux.HandleFunc("POST /v1/backtest", s.handleBacktest)
 	if s.cfg.WebRTC != nil {
 		mux.HandleFunc("POST /v1/sessions/{id}/webrtc", s.handleWebRTC)
 	}
 	if s.cfg.UI != nil {
+		mux.HandleFunc("GET /sessions", s.handleLibraryPage)
+		mux.HandleFunc("GET /sessions/{id}", s.handleReplayPage)
 		mux.Handle("GET /", s.ui())
 	}
 	return mux

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,6 +37,7 @@ type SessionStore interface {
 	Comments(ctx context.Context, sessionID string) ([]store.Comment, error)
 	UpdateComment(ctx context.Context, sessionID, commentID string, p store.CommentPatch) (store.Comment, error)
 	DeleteComment(ctx context.Context, sessionID, commentID string) error
+	SetNotes(ctx context.Context, id string, notes json.RawMessage) error
 	RecordingPath(sessionID string, sp coach.Speaker, ext string) (string, error)
 	AddRecording(ctx context.Context, sessionID string, sp coach.Speaker, path, contentType string) error
 	Recording(ctx context.Context, sessionID string, sp coach.Speaker) (store.Recording, error)
@@ -74,6 +76,28 @@ type Config struct {
 	Backend string
 	// WebRTC configures the WebRTC endpoint; a nil API disables it.
 	WebRTC *WebRTC
+	// Advisor, if set, reviews cues during calls and writes notes after
+	// them (a language model).
+	Advisor Advisor
+}
+
+// Advisor is an optional language model: second opinions on cues while a
+// call runs, notes after it. Nothing of it is on the cue path.
+type Advisor interface {
+	// Review returns a reviewer for one session.
+	Review() Reviewer
+	// Notes writes the post-call notes (a JSON object) from the call's
+	// final transcripts and summary.
+	Notes(ctx context.Context, finals []coach.Event, sum *coach.Summary) (json.RawMessage, error)
+}
+
+// Reviewer is fed every event of one session and sends back, when it has
+// them, cue_update events (their AtMS is set by the session). Close ends
+// its work and waits for it.
+type Reviewer interface {
+	Observe(ev coach.Event)
+	Updates() <-chan coach.Event
+	Close()
 }
 
 // DefaultConfig returns the server defaults.

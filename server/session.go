@@ -91,6 +91,8 @@ type liveSession struct {
 	wall        []wallMark
 	jsonBuf     []byte
 	failed      error
+	review      Reviewer      // nil without an Advisor
+	finals      []coach.Event // final transcripts, for the notes
 }
 
 type batch struct {
@@ -252,6 +254,11 @@ func (ls *liveSession) run(ctx context.Context) {
 	}()
 	ls.coach = stream.NewCoach(s.pb, ls.onEvent)
 	ls.pipe = stream.NewPipeline(s.cfg.Pipeline, s.tr, ls.onInput)
+	var reviews <-chan coach.Event
+	if s.cfg.Advisor != nil {
+		ls.review = s.cfg.Advisor.Review()
+		reviews = ls.review.Updates()
+	}
 	ls.persistWG.Add(1)
 	go ls.persist(log)
 
@@ -271,6 +278,11 @@ loop:
 			if stop := ls.handle(ctx, log, it); stop != "" {
 				reason = stop
 				break loop
+			}
+		case up := <-reviews:
+			up.AtMS = ls.coach.Now()
+			if err := ls.onEvent(up); err != nil {
+				log.Error("review", "err", err)
 			}
 		case now := <-tick.C:
 			if now.Sub(lastPersist) >= s.cfg.PersistInterval {
@@ -462,6 +474,14 @@ func (ls *liveSession) onEvent(ev coach.Event) error {
 		}
 	}
 	ls.pending = append(ls.pending, ev)
+	if ls.review != nil {
+		if ev.Type != coach.EventCueUpdate {
+			ls.review.Observe(ev)
+		}
+		if ev.Type == coach.EventTranscript && ev.Final {
+			ls.finals = append(ls.finals, ev)
+		}
+	}
 	return nil
 }
 
@@ -521,6 +541,16 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	var sum *coach.Summary
 	if n := len(ls.pending); n > 0 && ls.pending[n-1].Type == coach.EventSummary {
 		sum = ls.pending[n-1].Summary
+	}
+	if ls.review != nil {
+		ls.review.Close()
+		if sum != nil && len(ls.finals) > 0 {
+			if notes, err := s.cfg.Advisor.Notes(ctx, ls.finals, sum); err != nil {
+				log.Warn("post-call notes", "err", err)
+			} else if err := s.st.SetNotes(ctx, ls.id, notes); err != nil {
+				log.Error("store notes", "err", err)
+			}
+		}
 	}
 	ls.flushPending()
 	close(ls.batches)

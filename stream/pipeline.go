@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cuecard/cuecard/coach"
 )
@@ -22,11 +23,28 @@ type Config struct {
 	// MaxPendingMS bounds the audio held for a segment while every
 	// recognizer of the shared pool is busy; older audio is dropped.
 	MaxPendingMS int
+
+	// The rest applies to Async transcribers (remote services) only.
+
+	// AwaitFinals makes the pipeline wait, at the end of each segment, for
+	// its transcript (at most AwaitTimeout), as offline analysis should:
+	// the output is then the same on every run. Live sessions leave it
+	// false, and transcripts are emitted at the media time they arrive.
+	AwaitFinals  bool
+	AwaitTimeout time.Duration
+	// MaxOutstanding segments may wait for their transcript at once; the
+	// audio of further segments is not sent, and they are counted as
+	// dropped.
+	MaxOutstanding int
+	// StallMS of media time without the transcript of an ended segment
+	// makes the pipeline report the recognizer degraded.
+	StallMS int
 }
 
 // DefaultConfig returns the pipeline defaults.
 func DefaultConfig() Config {
-	return Config{VAD: DefaultVADConfig(), PartialMS: 300, TickMS: 200, PreRollMS: 200, MaxPendingMS: 60000}
+	return Config{VAD: DefaultVADConfig(), PartialMS: 300, TickMS: 200, PreRollMS: 200, MaxPendingMS: 60000,
+		AwaitTimeout: 2 * time.Minute, MaxOutstanding: 16, StallMS: 8000}
 }
 
 // Pipeline turns the 16 kHz audio of the two sides of one call into
@@ -39,7 +57,10 @@ func DefaultConfig() Config {
 // A Pipeline is not safe for concurrent use: one goroutine (the session's)
 // calls Write, Flush and Close; emit is called on that goroutine.
 // Recognition runs synchronously on that goroutine too, on recognizers
-// borrowed from the shared Transcriber for the length of each segment.
+// borrowed from the shared Transcriber for the length of each segment,
+// unless the Transcriber is Async: then audio is handed to the backend's
+// Streams without waiting, and its transcripts are emitted as they arrive
+// (see async.go), with Status inputs when recognition degrades or recovers.
 type Pipeline struct {
 	cfg   Config
 	tr    Transcriber
@@ -51,6 +72,24 @@ type Pipeline struct {
 	busy  context.Context
 	done  bool
 	held  int // utterances currently holding a recognizer
+
+	as       Async
+	results  chan Result
+	nextID   uint64
+	inflight map[uint64]*segment // ended, waiting for their transcript
+	early    map[uint64]Result   // AwaitFinals: finals that came before their turn
+	degraded bool
+	reason   string
+	stats    PipelineStats
+}
+
+// PipelineStats counts the segments given to an Async transcriber: every
+// one ends up Transcribed, Dropped (never sent: the backend refused it or
+// too many were waiting) or Failed (sent, but no transcript came).
+type PipelineStats struct {
+	Sent, Transcribed, Dropped, Failed int
+	// Pending segments are still waiting for their transcript.
+	Pending int
 }
 
 type state uint8
@@ -75,6 +114,7 @@ type channel struct {
 	cur     *segment
 	waiting []*segment // ended, still waiting for a recognizer
 	adapted []float32  // recognizer state after this side's last utterance
+	rs      Stream     // Async transcriber's stream for this side
 	raw     bool
 	level   float64
 }
@@ -88,6 +128,7 @@ type segment struct {
 	pending  []int16
 	partAt   int64
 	partText string
+	id       uint64 // Async: the stream's segment id, 0 if not sent
 }
 
 // NewPipeline returns a pipeline that calls emit for every input. tr may
@@ -110,7 +151,29 @@ func NewPipeline(cfg Config, tr Transcriber, emit func(coach.Input) error) *Pipe
 		}
 		p.ch[i] = c
 	}
+	if a, ok := tr.(Async); ok {
+		p.as = a
+		p.results = make(chan Result, 64)
+		p.inflight = map[uint64]*segment{}
+		p.early = map[uint64]Result{}
+		if p.cfg.MaxOutstanding <= 0 {
+			p.cfg.MaxOutstanding = 16
+		}
+		if p.cfg.AwaitTimeout <= 0 {
+			p.cfg.AwaitTimeout = 2 * time.Minute
+		}
+		for _, c := range p.ch {
+			c.rs = a.Open(c.sp, p.results)
+		}
+	}
 	return p
+}
+
+// Stats returns the counts of segments given to an Async transcriber.
+func (p *Pipeline) Stats() PipelineStats {
+	s := p.stats
+	s.Pending = len(p.inflight)
+	return s
 }
 
 func (p *Pipeline) channel(sp coach.Speaker) (*channel, error) {
@@ -183,7 +246,11 @@ func (p *Pipeline) step(fr, fp []float32) error {
 			return err
 		}
 	}
-	if err := p.retry(at); err != nil {
+	if p.as != nil {
+		if err := p.drain(at); err != nil {
+			return err
+		}
+	} else if err := p.retry(at); err != nil {
 		return err
 	}
 	if at-p.tick >= int64(p.cfg.TickMS) {
@@ -220,6 +287,13 @@ func (p *Pipeline) advance(c *channel, i, at int64) error {
 		if p.tr == nil {
 			return nil
 		}
+		if p.as != nil {
+			p.begin(c, seg)
+			for k := range c.preroll {
+				p.write(c, seg, c.preroll[(c.ring+k)%len(c.preroll)])
+			}
+			return nil
+		}
 		p.tryStart(seg)
 		for k := range c.preroll {
 			if err := p.feed(seg, c.preroll[(c.ring+k)%len(c.preroll)]); err != nil {
@@ -234,7 +308,9 @@ func (p *Pipeline) advance(c *channel, i, at int64) error {
 			c.silent++
 		}
 		seg := c.cur
-		if p.tr != nil {
+		if p.as != nil {
+			p.write(c, seg, c.pcm)
+		} else if p.tr != nil {
 			if err := p.feed(seg, c.pcm); err != nil {
 				return err
 			}
@@ -273,6 +349,9 @@ func (p *Pipeline) end(c *channel, at int64) error {
 	}
 	if p.tr == nil {
 		return nil
+	}
+	if p.as != nil {
+		return p.endAsync(c, seg, at)
 	}
 	if seg.utt == nil {
 		c.waiting = append(c.waiting, seg)
@@ -398,6 +477,11 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 			}
 		}
 	}
+	if p.as != nil {
+		if err := p.awaitAll(ctx, at); err != nil {
+			return err
+		}
+	}
 	for _, c := range p.ch {
 		for len(c.waiting) > 0 {
 			seg := c.waiting[0]
@@ -439,6 +523,10 @@ func (p *Pipeline) Close() error {
 			}
 		}
 		c.cur, c.waiting = nil, nil
+		if c.rs != nil {
+			c.rs.Close()
+			c.rs = nil
+		}
 	}
 	return nil
 }

@@ -18,6 +18,27 @@ static int cc_cmn_len(ps_decoder_t *ps) {
 static void cc_cmn_get(ps_decoder_t *ps, float *v) { cmn_live_get(ps_get_feat(ps)->cmn_struct, (mfcc_t *)v); }
 static void cc_cmn_set(ps_decoder_t *ps, const float *v) { cmn_live_set(ps_get_feat(ps)->cmn_struct, (const mfcc_t *)v); }
 
+// cc_ps_bias interpolates the decoder's language model with the ARPA model
+// at path (weight w) and makes the mixture the active search. It returns
+// 0, or -1 if a model could not be read or set.
+static int cc_ps_bias(ps_decoder_t *ps, const char *path, float w) {
+	const char *cur = ps_get_search(ps);
+	if (cur == NULL) return -1;
+	ngram_model_t *base = ps_get_lm(ps, cur);
+	if (base == NULL) return -1;
+	ngram_model_t *dom = ngram_model_read(ps_get_config(ps), path, NGRAM_ARPA, logmath_retain(ps_get_logmath(ps)));
+	if (dom == NULL) return -1;
+	ngram_model_retain(base);
+	ngram_model_t *models[2] = {base, dom};
+	char *names[2] = {"general", "domain"};
+	float32 weights[2] = {1.0f - w, w};
+	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
+	if (set == NULL) return -1;
+	if (ps_set_lm(ps, "biased", set) < 0) return -1;
+	ngram_model_free(set);
+	return ps_set_search(ps, "biased");
+}
+
 // cc_ps_new parses argv (pairs of "-name", "value") and builds a decoder.
 // The configuration is reference-counted by the decoder, so it is released
 // here; the decoder keeps its own reference.
@@ -41,6 +62,7 @@ static const char *cc_ps_hyp(ps_decoder_t *ps) {
 import "C"
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -71,6 +93,10 @@ type SphinxConfig struct {
 	// Params are extra decoder parameters ("-beam": "1e-40", ...) over
 	// PocketSphinx's defaults.
 	Params map[string]string
+	// Bias, if above 0, mixes a language model of sales conversation
+	// (estimated from SalesCorpus at start) into LM with this weight, so
+	// the words the coach listens for are recognized more often.
+	Bias float64
 }
 
 // DefaultSphinxConfig returns Debian's model paths and PocketSphinx's own
@@ -130,12 +156,34 @@ func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
 		}
 		args = append(args, k, v)
 	}
+	var biasLM string
+	if cfg.Bias > 0 {
+		if cfg.Bias >= 1 {
+			return nil, fmt.Errorf("%w: bias weight %g must be below 1", ErrModel, cfg.Bias)
+		}
+		path, err := writeDomainLM(cfg.Dict)
+		if err != nil {
+			return nil, fmt.Errorf("%w: domain language model: %v", ErrModel, err)
+		}
+		defer os.Remove(path)
+		biasLM = path
+	}
 	s := &Sphinx{free: make(chan *C.ps_decoder_t, n)}
 	for range n {
 		d := newDecoder(args)
 		if d == nil {
 			s.Close()
 			return nil, fmt.Errorf("%w: pocketsphinx rejected hmm=%s lm=%s dict=%s or params %v", ErrModel, cfg.HMM, cfg.LM, cfg.Dict, params)
+		}
+		if biasLM != "" {
+			cp := C.CString(biasLM)
+			rc := C.cc_ps_bias(d, cp, C.float(cfg.Bias))
+			C.free(unsafe.Pointer(cp))
+			if rc < 0 {
+				C.ps_free(d)
+				s.Close()
+				return nil, fmt.Errorf("%w: cannot mix in the domain language model", ErrModel)
+			}
 		}
 		s.all = append(s.all, d)
 		s.free <- d
@@ -147,6 +195,41 @@ func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
 		}
 	}
 	return s, nil
+}
+
+// writeDomainLM estimates the sales language model over the words of dict
+// into a temporary ARPA file and returns its path.
+func writeDomainLM(dict string) (string, error) {
+	f, err := os.Open(dict)
+	if err != nil {
+		return "", err
+	}
+	words := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		w, _, _ := strings.Cut(sc.Text(), " ")
+		if i := strings.IndexByte(w, '('); i > 0 {
+			w = w[:i] // pronunciation variants: word(2)
+		}
+		words[w] = true
+	}
+	f.Close()
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	out, err := os.CreateTemp("", "cuecard-sales-*.arpa")
+	if err != nil {
+		return "", err
+	}
+	err = WriteARPA(out, SalesCorpus(), func(w string) bool { return words[w] })
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out.Name())
+		return "", err
+	}
+	return out.Name(), nil
 }
 
 func newDecoder(args []string) *C.ps_decoder_t {

@@ -82,8 +82,8 @@ func runAnalyze(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	prospect := fs.String("prospect", "", "WAV file of the prospect's side")
 	stereo := fs.String("stereo", "", "stereo WAV file: left channel rep, right channel prospect")
 	playbook := fs.String("playbook", "", "playbook YAML file (default: the built-in playbook)")
-	var sphinx sphinxFlags
-	sphinx.register(fs)
+	var asr asrFlags
+	asr.register(fs, true, false)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cuecard analyze (--transcript FILE | --rep FILE --prospect FILE | --stereo FILE) [--playbook FILE]")
 		fs.PrintDefaults()
@@ -93,6 +93,9 @@ func runAnalyze(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if err := asr.check(true); err != nil {
+		return err
 	}
 	modes := 0
 	for _, set := range []bool{*transcript != "", *rep != "" || *prospect != "", *stereo != ""} {
@@ -112,7 +115,7 @@ func runAnalyze(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	case *transcript != "":
 		err = analyzeTranscript(ctx, *transcript, pb, out.write)
 	default:
-		err = analyzeAudio(ctx, audioInput{rep: *rep, prospect: *prospect, stereo: *stereo, sphinx: sphinx}, pb, out.write)
+		err = analyzeAudio(ctx, audioInput{rep: *rep, prospect: *prospect, stereo: *stereo, asr: asr}, pb, out.write)
 	}
 	if ferr := out.w.Flush(); err == nil {
 		err = ferr

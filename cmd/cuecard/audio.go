@@ -11,7 +11,7 @@ import (
 
 type audioInput struct {
 	rep, prospect, stereo string
-	sphinx                sphinxFlags
+	asr                   asrFlags
 }
 
 // audioError reports bad audio input (a missing or undecodable file) as a
@@ -44,11 +44,11 @@ func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit f
 		}
 		f.Close()
 	}
-	tr, err := in.sphinx.open()
+	tr, closer, err := in.asr.open()
 	if err != nil {
 		return err
 	}
-	defer tr.Close()
+	defer closer.Close()
 	c := stream.NewCoach(pb, emit)
 	var end int64
 	step := func(x coach.Input) error {
@@ -56,6 +56,9 @@ func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit f
 		return c.Step(x)
 	}
 	cfg := stream.DefaultConfig()
+	// Offline, wait for each transcript, so a run gives the same events
+	// however fast the recognizer answers.
+	cfg.AwaitFinals = true
 	if in.stereo != "" {
 		err = stream.AnalyzeStereo(ctx, cfg, tr, in.stereo, step)
 	} else {

@@ -23,8 +23,8 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	cache := fs.String("audio-dir", "", "where synthesized calls are kept between runs (default: a temporary directory)")
 	snr := fs.Float64("snr", 0, "with --audio: background noise at this SNR in dB (0: none)")
 	bleed := fs.Float64("bleed", 0, "with --audio: the other side's voice at this level in dB (0: none)")
-	var sphinx sphinxFlags
-	sphinx.register(fs)
+	var asr asrFlags
+	asr.register(fs, false, false)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,11 +41,14 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	var runAudio func(c eval.Call) ([]coach.Event, []int64, error)
 	if *audio {
-		tr, err := sphinx.open()
+		if err := asr.check(false); err != nil {
+			return err
+		}
+		tr, closer, err := asr.open()
 		if err != nil {
 			return err
 		}
-		defer tr.Close()
+		defer closer.Close()
 		dir := *cache
 		if dir == "" {
 			if dir, err = os.MkdirTemp("", "cuecard-eval-"); err != nil {
@@ -63,7 +66,9 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			var evs []coach.Event
 			co := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
 			var end int64
-			err = stream.AnalyzeFiles(ctx, stream.DefaultConfig(), tr, res.Rep, res.Prospect, func(in coach.Input) error {
+			cfg := stream.DefaultConfig()
+			cfg.AwaitFinals = true
+			err = stream.AnalyzeFiles(ctx, cfg, tr, res.Rep, res.Prospect, func(in coach.Input) error {
 				end = max(end, in.AtMS)
 				return co.Step(in)
 			})

@@ -23,10 +23,10 @@ type serveMain struct {
 	addr     string
 	dataDir  string
 	origins  stringList
-	asr      string
 	playbook string
 	uiDir    string
-	sphinx   sphinxFlags
+	uiHooks  bool
+	asr      asrFlags
 	rtcPort  int
 	rtcIP    string
 	publicIP stringList
@@ -39,7 +39,7 @@ type serveMain struct {
 	log    *slog.Logger
 
 	db        *store.DB
-	tr        *stream.Sphinx
+	tr        io.Closer
 	rtc       *server.WebRTC
 	srv       *server.Server
 	ln        net.Listener
@@ -90,10 +90,10 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&m.dataDir, "data", "./data", "data directory (database and recordings)")
 	fs.Var(&m.origins, "origin", "also allow WebSockets from this origin (repeatable; * for any)")
-	fs.StringVar(&m.asr, "asr", "embedded", "speech recognition: embedded (PocketSphinx) or none (talk metrics and time-based cues only)")
 	fs.StringVar(&m.playbook, "playbook", "", "playbook YAML file (default: the built-in playbook)")
 	fs.StringVar(&m.uiDir, "ui-dir", "", "serve the web UI from this directory instead of the embedded copy (UI development)")
-	m.sphinx.register(fs)
+	fs.BoolVar(&m.uiHooks, "ui-test-hooks", false, "let the web UI play the prospect's side from ?test-prospect=URL (end-to-end tests only)")
+	m.asr.register(fs, true, true)
 	fs.IntVar(&m.rtcPort, "webrtc-udp-port", server.DefaultWebRTCConfig().UDPPort, "UDP port for all WebRTC traffic (-1: WebRTC off)")
 	fs.StringVar(&m.rtcIP, "webrtc-listen-ip", "", "address to bind the WebRTC port on (default: all)")
 	fs.Var(&m.publicIP, "public-ip", "public IP to announce for WebRTC behind 1:1 NAT (repeatable)")
@@ -107,12 +107,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	switch m.asr {
-	case "embedded", "none":
-	default:
-		return usagef("--asr must be embedded or none")
-	}
-	return nil
+	return m.asr.check(true)
 }
 
 // Run opens the store and the recognizer, serves until ctx is done, and
@@ -128,17 +123,22 @@ func (m *serveMain) Run(ctx context.Context) error {
 	cfg := server.DefaultConfig()
 	cfg.AllowedOrigins = m.origins
 	cfg.UI = webui.FS(m.uiDir)
-	var tr stream.Transcriber
-	switch m.asr {
-	case "embedded":
-		if m.tr, err = m.sphinx.open(); err != nil {
-			return fmt.Errorf("speech recognizer: %w", err)
-		}
-		tr = m.tr
-		cfg.Backend = "embedded (PocketSphinx, offline)"
-	case "none":
-		cfg.Backend = "none"
+	if m.uiHooks {
+		cfg.UI = server.WithUITestHooks(cfg.UI)
 	}
+	tr, trCloser, err := m.asr.open()
+	if err != nil {
+		return fmt.Errorf("speech recognition: %w", err)
+	}
+	m.tr = trCloser
+	adv, err := m.asr.advisor()
+	if err != nil {
+		return fmt.Errorf("language model: %w", err)
+	}
+	if adv != nil {
+		cfg.Advisor = advisor{adv}
+	}
+	cfg.Backend = describe(tr, adv)
 	if m.rtcPort >= 0 {
 		rc := server.DefaultWebRTCConfig()
 		rc.UDPPort, rc.ListenIP, rc.PublicIPs = m.rtcPort, m.rtcIP, m.publicIP

@@ -36,6 +36,7 @@ type flags struct {
 	asr, verbose            bool
 	params, lm, dict        string
 	hangover                int
+	bias                    float64
 	threshold               float64
 }
 
@@ -52,6 +53,7 @@ func run() error {
 	flag.StringVar(&f.lm, "lm", "", "language model (default Debian's)")
 	flag.StringVar(&f.dict, "dict", "", "dictionary (default Debian's)")
 	flag.IntVar(&f.hangover, "hangover", 0, "VAD hangover ms (0: default)")
+	flag.Float64Var(&f.bias, "bias", 0, "weight of the sales language model mixed into the recognizer's (0: none)")
 	flag.Float64Var(&f.threshold, "threshold", 0, "VAD threshold (0: default)")
 	flag.Parse()
 
@@ -67,6 +69,7 @@ func run() error {
 	if f.asr || f.librivox != "" {
 		sc := stream.DefaultSphinxConfig()
 		sc.PoolSize = 2
+		sc.Bias = f.bias
 		sc.Params = map[string]string{}
 		for _, kv := range strings.Split(f.params, ",") {
 			if k, v, ok := strings.Cut(kv, "="); ok {

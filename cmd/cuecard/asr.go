@@ -1,0 +1,166 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/cuecard/cuecard/llm"
+	"github.com/cuecard/cuecard/stream"
+)
+
+// asrFlags choose and configure the speech recognizer and the optional
+// language model, the same way for serve, analyze and eval.
+type asrFlags struct {
+	kind     string // embedded, none, openai, openai-realtime
+	sphinx   sphinxFlags
+	baseURL  string
+	apiKey   string
+	model    string
+	language string
+	format   string
+	chunkMS  int
+	useLLM   bool
+	llmModel string
+	noRemote bool
+}
+
+// register adds the flags; the language model (--llm) is for live
+// sessions only.
+func (f *asrFlags) register(fs *flag.FlagSet, allowNone, withLLM bool) {
+	kinds := "embedded (PocketSphinx, offline), openai (an OpenAI-compatible /audio/transcriptions service) or openai-realtime (the Realtime transcription WebSocket)"
+	if allowNone {
+		kinds += ", or none (talk metrics and time-based cues only)"
+	}
+	fs.StringVar(&f.kind, "asr", "embedded", "speech recognition: "+kinds)
+	f.sphinx.register(fs)
+	fs.StringVar(&f.baseURL, "openai-base-url", "", "base URL of the OpenAI-compatible service (default $OPENAI_BASE_URL, else OpenAI's)")
+	fs.StringVar(&f.apiKey, "openai-api-key", "", "API key (default $OPENAI_API_KEY); never logged")
+	fs.StringVar(&f.model, "asr-model", "", "transcription model (default gpt-4o-mini-transcribe, gpt-4o-transcribe for openai-realtime)")
+	fs.StringVar(&f.language, "asr-language", "en", "language of the calls (ISO 639-1; empty to detect)")
+	fs.StringVar(&f.format, "asr-format", "json", "response format of /audio/transcriptions: json, verbose_json or text")
+	fs.IntVar(&f.chunkMS, "realtime-chunk-ms", 3000, "openai-realtime: commit this much speech at a time while someone talks, for partial transcripts")
+	if withLLM {
+		fs.BoolVar(&f.useLLM, "llm", false, "ask a chat model (same base URL and key) for second opinions on cues and for post-call notes")
+		fs.StringVar(&f.llmModel, "llm-model", "gpt-4o-mini", "chat model for --llm")
+	}
+	fs.BoolVar(&f.noRemote, "no-remote", false, "refuse any service not on this machine: no audio or text leaves it")
+}
+
+func (f *asrFlags) check(allowNone bool) error {
+	switch f.kind {
+	case "embedded", "openai", "openai-realtime":
+	case "none":
+		if !allowNone {
+			return usagef("--asr none is not available here")
+		}
+	default:
+		return usagef("--asr must be embedded, openai or openai-realtime")
+	}
+	return nil
+}
+
+func (f *asrFlags) remote(model string) stream.RemoteConfig {
+	rc := stream.RemoteConfig{BaseURL: f.baseURL, APIKey: f.apiKey, Model: model, Language: f.language, NoRemote: f.noRemote,
+		Resilience: stream.DefaultResilience()}
+	return rc.WithEnv(os.Getenv)
+}
+
+// open opens the chosen recognizer and what releases it; the recognizer
+// is nil (no recognition) for --asr none.
+func (f *asrFlags) open() (stream.Transcriber, io.Closer, error) {
+	switch f.kind {
+	case "none":
+		return nil, nopCloser{}, nil
+	case "openai":
+		cfg := stream.DefaultOpenAIConfig()
+		model := f.model
+		if model == "" {
+			model = cfg.Remote.Model
+		}
+		cfg.Remote, cfg.Format = f.remote(model), f.format
+		o, err := stream.NewOpenAI(cfg)
+		if err != nil {
+			return nil, nil, remoteError(err)
+		}
+		return o, nopCloser{}, nil
+	case "openai-realtime":
+		cfg := stream.DefaultRealtimeConfig()
+		model := f.model
+		if model == "" {
+			model = cfg.Remote.Model
+		}
+		res := cfg.Remote.Resilience
+		cfg.Remote = f.remote(model)
+		cfg.Remote.Resilience = res
+		cfg.ChunkMS = f.chunkMS
+		r, err := stream.NewRealtime(cfg)
+		if err != nil {
+			return nil, nil, remoteError(err)
+		}
+		return r, nopCloser{}, nil
+	}
+	s, err := f.sphinx.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s, nil
+}
+
+// advisor opens the language model client for --llm, or nil.
+func (f *asrFlags) advisor() (*llm.Client, error) {
+	if !f.useLLM {
+		return nil, nil
+	}
+	cfg := llm.DefaultConfig()
+	res := cfg.Remote.Resilience
+	cfg.Remote = f.remote(f.llmModel)
+	cfg.Remote.Resilience = res
+	c, err := llm.New(cfg)
+	if err != nil {
+		return nil, remoteError(err)
+	}
+	return c, nil
+}
+
+// describe names the backends that process a call, for its privacy record.
+func describe(tr stream.Transcriber, adv *llm.Client) string {
+	var parts []string
+	if tr == nil {
+		parts = append(parts, "no speech recognition")
+	} else if b, ok := stream.DescribeTranscriber(tr); ok {
+		parts = append(parts, backendString(b))
+	}
+	if adv != nil {
+		parts = append(parts, backendString(adv.Backend()))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func backendString(b stream.Backend) string {
+	where := "on this machine"
+	if b.Remote {
+		where = "remote: " + b.Host
+	} else if b.Host != "" {
+		where = "local: " + b.Host
+	}
+	s := fmt.Sprintf("%s %s (%s", b.Role, b.Name, where)
+	if b.Model != "" {
+		s += ", model " + b.Model
+	}
+	return s + ")"
+}
+
+func remoteError(err error) error {
+	if errors.Is(err, stream.ErrRemoteDisabled) {
+		return usageError{err.Error()}
+	}
+	return err
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

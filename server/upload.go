@@ -1,0 +1,399 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/stream"
+)
+
+// maxUploadBytes bounds the body of POST /v1/uploads: an hour of 48 kHz
+// stereo 24-bit audio with room to spare.
+const maxUploadBytes = 1 << 30
+
+// uploadBatch is how many events an upload's analysis stores at once.
+const uploadBatch = 512
+
+// uploadProgressEvery is how much media time passes between progress
+// updates of an upload.
+const uploadProgressEvery = 10 * 60 * 1000 / 100 // 1% of a 10-minute call
+
+// handleUpload takes a recording made elsewhere (multipart: a file field
+// "stereo", or "rep" and "prospect"; optional text fields "rep_name" and
+// "title"), checks and converts it while the request lasts, so that a bad
+// file is a 4xx and nothing is stored, then answers 202 {"id":..} and
+// analyzes it on a goroutine the server owns. GET /v1/uploads/{id} shows
+// the progress.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.replayStore()
+	if err != nil {
+		writeJSON(w, http.StatusNotImplemented, map[string]string{"error": err.Error()})
+		return
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(rs.Dir()), "upload-")
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	defer os.RemoveAll(tmp)
+	in, err := receiveUpload(w, r, tmp)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	// Convert to one 16-bit mono WAV per side; this reads every sample, so
+	// a truncated or corrupt file fails here, before anything is stored.
+	conv := [2]string{filepath.Join(tmp, "rep.wav"), filepath.Join(tmp, "prospect.wav")}
+	var totalMS int64
+	if in.stereo != "" {
+		totalMS, err = splitWAV(in.stereo, conv, "stereo")
+	} else {
+		var a, b int64
+		if a, err = splitWAV(in.rep, [2]string{conv[0]}, "rep"); err == nil {
+			b, err = splitWAV(in.prospect, [2]string{conv[1]}, "prospect")
+		}
+		totalMS = max(a, b)
+	}
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+
+	ses, err := s.st.CreateSession(r.Context(), store.NewSession{Rep: in.repName, Title: in.title,
+		Source: store.SourceUpload, Backend: s.cfg.Backend, SampleRate: stream.Rate})
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	fail := func(err error) {
+		// Nothing half-stored: the session, its events and files go.
+		if derr := rs.DeleteSession(context.WithoutCancel(r.Context()), ses.ID); derr != nil {
+			s.log.Error("delete failed upload", "session", ses.ID, "err", derr)
+		}
+		s.httpError(w, r, err)
+	}
+	var paths [2]string
+	for i, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		p, err := s.st.RecordingPath(ses.ID, sp, "wav")
+		if err == nil {
+			err = os.Rename(conv[i], p)
+		}
+		if err == nil {
+			err = s.st.AddRecording(r.Context(), ses.ID, sp, p, "audio/wav")
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		paths[i] = p
+	}
+	if err := rs.SetUpload(r.Context(), store.Upload{ID: ses.ID, State: store.UploadAnalyzing, TotalMS: totalMS}); err != nil {
+		fail(err)
+		return
+	}
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		fail(ErrShuttingDown)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS)
+	}()
+	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": ses.ID, "state": store.UploadAnalyzing, "total_ms": totalMS})
+}
+
+type uploadInput struct {
+	stereo, rep, prospect string // temporary files
+	repName, title        string
+}
+
+// receiveUpload streams the multipart body's files into dir.
+func receiveUpload(w http.ResponseWriter, r *http.Request, dir string) (uploadInput, error) {
+	var in uploadInput
+	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return in, badRequest("want a multipart/form-data body with a file field stereo, or rep and prospect")
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var me *http.MaxBytesError
+			if errors.As(err, &me) {
+				return in, err
+			}
+			return in, badRequest("multipart body: %v", err)
+		}
+		name := part.FormName()
+		switch name {
+		case "stereo", "rep", "prospect":
+			if part.FileName() == "" && name == "rep" {
+				// A plain field "rep" is the rep's name, not a file.
+				if in.repName, err = readField(part); err != nil {
+					return in, err
+				}
+				continue
+			}
+			p := filepath.Join(dir, name+".upload")
+			if err := saveFile(part, p); err != nil {
+				return in, err
+			}
+			switch name {
+			case "stereo":
+				in.stereo = p
+			case "rep":
+				in.rep = p
+			default:
+				in.prospect = p
+			}
+		case "rep_name":
+			if in.repName, err = readField(part); err != nil {
+				return in, err
+			}
+		case "title":
+			if in.title, err = readField(part); err != nil {
+				return in, err
+			}
+		default:
+			part.Close()
+			return in, badRequest("unknown field %q: want stereo, or rep and prospect (files), rep_name, title", name)
+		}
+		part.Close()
+	}
+	switch {
+	case in.stereo != "" && (in.rep != "" || in.prospect != ""):
+		return in, badRequest("send either stereo, or rep and prospect, not both")
+	case in.stereo == "" && (in.rep == "") != (in.prospect == ""):
+		return in, badRequest("rep and prospect go together")
+	case in.stereo == "" && in.rep == "":
+		return in, badRequest("no recording: send a file field stereo, or rep and prospect")
+	}
+	return in, nil
+}
+
+func readField(p *multipart.Part) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(p, 1024))
+	if err != nil {
+		return "", badRequest("multipart body: %v", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func saveFile(src io.Reader, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, src)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	var me *http.MaxBytesError
+	if err != nil && !errors.As(err, &me) {
+		return badRequest("upload interrupted: %v", err)
+	}
+	return err
+}
+
+// splitWAV decodes the WAV file at src (named field in errors) and writes
+// 16-bit mono WAV at the file's own rate: with two outputs the left and
+// right channels, with one (dst[1] == "") the mixdown. It returns the
+// duration in ms; a file that is not usable WAV is a bad request.
+func splitWAV(src string, dst [2]string, field string) (int64, error) {
+	in, err := stream.OpenWAV(src)
+	if err != nil {
+		return 0, badRequest("%s: %s", field, wavProblem(err, src))
+	}
+	defer in.Close()
+	fm := in.Format()
+	split := dst[1] != ""
+	if split && fm.Channels != 2 {
+		return 0, badRequest("stereo: want 2 channels (left rep, right prospect), file has %d", fm.Channels)
+	}
+	var outs []*stream.WAVWriter
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, p := range dst {
+		if p == "" {
+			continue
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			return 0, err
+		}
+		files = append(files, f)
+		ww, err := stream.NewWAVWriter(f, fm.SampleRate, 1)
+		if err != nil {
+			return 0, err
+		}
+		outs = append(outs, ww)
+	}
+	buf := make([]float32, 4096*fm.Channels)
+	mono := [2][]float32{make([]float32, 4096), make([]float32, 4096)}
+	var frames int64
+	for {
+		k, err := in.Read(buf)
+		for i := range k {
+			fr := buf[i*fm.Channels : (i+1)*fm.Channels]
+			if split {
+				mono[0][i], mono[1][i] = fr[0], fr[1]
+				continue
+			}
+			var sum float32
+			for _, v := range fr {
+				sum += v
+			}
+			mono[0][i] = sum / float32(fm.Channels)
+		}
+		for c, ww := range outs {
+			if werr := ww.Write(mono[c][:k]); werr != nil {
+				return 0, werr
+			}
+		}
+		frames += int64(k)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, badRequest("%s: %s", field, wavProblem(err, src))
+		}
+	}
+	if frames == 0 {
+		return 0, badRequest("%s: the recording has no samples", field)
+	}
+	for _, ww := range outs {
+		if err := ww.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return frames * 1000 / int64(fm.SampleRate), nil
+}
+
+// wavProblem is the decoder's error without the temporary file's path.
+func wavProblem(err error, path string) string {
+	msg := strings.ReplaceAll(err.Error(), path+": ", "")
+	return strings.ReplaceAll(msg, path, "file")
+}
+
+// analyzeUpload runs the live pipeline over an upload's two sides, stores
+// its events and summary and ends the session; on failure (or shutdown)
+// it deletes the session and records why. It blocks until done.
+func (s *Server) analyzeUpload(ctx context.Context, rs replayStore, id string, paths [2]string, totalMS int64) {
+	err := s.runUpload(ctx, rs, id, paths, totalMS)
+	if err == nil {
+		return
+	}
+	s.log.Warn("upload analysis failed", "session", id, "err", err)
+	// Clean up even when ctx is cancelled by shutdown.
+	bg := context.WithoutCancel(ctx)
+	if derr := rs.DeleteSession(bg, id); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+		s.log.Error("delete failed upload", "session", id, "err", derr)
+	}
+	msg := "analysis failed: " + oneLine(err.Error())
+	if errors.Is(err, context.Canceled) {
+		msg = "the server shut down during the analysis; upload again"
+	}
+	if uerr := rs.SetUpload(bg, store.Upload{ID: id, State: store.UploadFailed, TotalMS: totalMS, Error: msg}); uerr != nil {
+		s.log.Error("upload state", "session", id, "err", uerr)
+	}
+}
+
+func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths [2]string, totalMS int64) error {
+	if err := s.st.MarkLive(ctx, id, stream.Rate); err != nil {
+		return err
+	}
+	var (
+		batch    []coach.Event
+		seq      int64 = 1
+		sum      *coach.Summary
+		end      int64
+		reported int64
+		last     = time.Now()
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := s.st.AppendEvents(ctx, id, seq, batch); err != nil {
+			return err
+		}
+		seq += int64(len(batch))
+		batch = batch[:0]
+		return nil
+	}
+	c := stream.NewCoach(s.pb, func(ev coach.Event) error {
+		if ev.Type == coach.EventSummary {
+			sum = ev.Summary
+		}
+		batch = append(batch, ev)
+		if len(batch) >= uploadBatch {
+			return flush()
+		}
+		return nil
+	})
+	step := func(in coach.Input) error {
+		end = max(end, in.AtMS)
+		if err := c.Step(in); err != nil {
+			return err
+		}
+		if in.AtMS-reported >= uploadProgressEvery || time.Since(last) > time.Second {
+			reported, last = in.AtMS, time.Now()
+			return rs.SetUpload(ctx, store.Upload{ID: id, State: store.UploadAnalyzing, DoneMS: min(in.AtMS, totalMS), TotalMS: totalMS})
+		}
+		return nil
+	}
+	if err := stream.AnalyzeFiles(ctx, s.cfg.Pipeline, s.tr, paths[0], paths[1], step); err != nil {
+		return err
+	}
+	if err := c.Finish(max(end, totalMS)); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if sum == nil {
+		return fmt.Errorf("the coach gave no summary")
+	}
+	if err := s.st.EndSession(ctx, id, sum); err != nil {
+		return err
+	}
+	return rs.SetUpload(ctx, store.Upload{ID: id, State: store.UploadDone, DoneMS: totalMS, TotalMS: totalMS})
+}
+
+// handleUploadProgress answers the progress of an upload's analysis.
+func (s *Server) handleUploadProgress(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.replayStore()
+	if err != nil {
+		writeJSON(w, http.StatusNotImplemented, map[string]string{"error": err.Error()})
+		return
+	}
+	u, err := rs.Upload(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, u)
+}

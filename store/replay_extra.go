@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Upload states.
+const (
+	// UploadAnalyzing is an upload whose recording is being analyzed.
+	UploadAnalyzing = "analyzing"
+	// UploadDone is an upload analyzed into an ended session.
+	UploadDone = "done"
+	// UploadFailed is an upload whose analysis failed; its session is gone.
+	UploadFailed = "failed"
+)
+
+// Upload is the progress of one uploaded recording's analysis. ID is the
+// id of the session it creates.
+type Upload struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	DoneMS    int64     `json:"done_ms"`
+	TotalMS   int64     `json:"total_ms"`
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SetUpload stores u (inserting or replacing the row with u.ID). It returns
+// an error wrapping ErrInvalid for an unknown state.
+func (db *DB) SetUpload(ctx context.Context, u Upload) error {
+	switch u.State {
+	case UploadAnalyzing, UploadDone, UploadFailed:
+	default:
+		return fmt.Errorf("set upload: %w: state %q", ErrInvalid, u.State)
+	}
+	now := db.now().UnixMilli()
+	_, err := db.w.ExecContext(ctx, `INSERT INTO uploads (id, state, done_ms, total_ms, error, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state, done_ms = excluded.done_ms,
+			total_ms = excluded.total_ms, error = excluded.error, updated_at = excluded.updated_at`,
+		u.ID, u.State, u.DoneMS, u.TotalMS, u.Error, now, now)
+	if err != nil {
+		return fmt.Errorf("set upload: %w", err)
+	}
+	return nil
+}
+
+// Upload returns the progress of the upload id, or ErrNotFound.
+func (db *DB) Upload(ctx context.Context, id string) (Upload, error) {
+	u := Upload{ID: id}
+	var created, updated int64
+	err := db.r.QueryRowContext(ctx, `SELECT state, done_ms, total_ms, error, created_at, updated_at
+		FROM uploads WHERE id = ?`, id).Scan(&u.State, &u.DoneMS, &u.TotalMS, &u.Error, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Upload{}, fmt.Errorf("upload %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Upload{}, fmt.Errorf("upload: %w", err)
+	}
+	u.CreatedAt, u.UpdatedAt = msTime(created), msTime(updated)
+	return u, nil
+}
+
+// maxReps caps Reps.
+const maxReps = 1000
+
+// Reps returns the distinct non-empty rep names of all sessions in order
+// (at most 1000), for the library's filter. It reads the (rep, created_at)
+// index, not the table.
+func (db *DB) Reps(ctx context.Context) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT rep FROM sessions WHERE rep <> '' ORDER BY rep LIMIT ?`, maxReps)
+	if err != nil {
+		return nil, fmt.Errorf("reps: %w", err)
+	}
+	defer rows.Close()
+	reps := []string{}
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("reps: %w", err)
+		}
+		reps = append(reps, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reps: %w", err)
+	}
+	return reps, nil
+}

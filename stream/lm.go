@@ -1,0 +1,150 @@
+package stream
+
+import (
+	"bufio"
+	_ "embed"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+//go:embed lm/sales.txt
+var salesCorpus string
+
+// SalesCorpus returns the built-in sales-conversation sentences that the
+// domain language model is estimated from.
+func SalesCorpus() []string {
+	var out []string
+	for _, l := range strings.Split(salesCorpus, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// ngramKey holds up to three words; unused places are "".
+type ngramKey [3]string
+
+// WriteARPA estimates a trigram back-off language model from sentences
+// and writes it in ARPA format. It uses interpolated absolute discounting
+// (D = 0.7), written as back-off weights the way ARPA files need. Words
+// for which keep returns false are dropped (a recognizer can only use
+// words its dictionary has).
+func WriteARPA(w io.Writer, sentences []string, keep func(string) bool) error {
+	const d = 0.7
+	c := [4]map[ngramKey]float64{nil, {}, {}, {}}
+	for _, s := range sentences {
+		words := []string{"<s>"}
+		for _, f := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+			return !unicode.IsLetter(r) && r != '\''
+		}) {
+			if keep == nil || keep(f) {
+				words = append(words, f)
+			}
+		}
+		if len(words) == 1 {
+			continue
+		}
+		words = append(words, "</s>")
+		for i := 1; i < len(words); i++ {
+			c[1][ngramKey{words[i]}]++
+			c[2][ngramKey{words[i-1], words[i]}]++
+			if i >= 2 {
+				c[3][ngramKey{words[i-2], words[i-1], words[i]}]++
+			}
+		}
+	}
+	if len(c[1]) == 0 {
+		return fmt.Errorf("language model: no usable sentences")
+	}
+	p := [4]map[ngramKey]float64{nil, {}, {}, {}}
+	bow := [3]map[ngramKey]float64{nil, {}, {}} // back-off weights of 1- and 2-word histories
+
+	// Unigrams: maximum likelihood, with a little mass for <unk>.
+	var n1 float64
+	for _, v := range c[1] {
+		n1 += v
+	}
+	const unk = 0.01
+	for k, v := range c[1] {
+		p[1][k] = (1 - unk) * v / n1
+	}
+	p[1][ngramKey{"<unk>"}] = unk
+	p1 := func(w string) float64 { return p[1][ngramKey{w}] }
+	p2 := func(v, w string) float64 { // bigram with back-off
+		if x, ok := p[2][ngramKey{v, w}]; ok {
+			return x
+		}
+		b, ok := bow[1][ngramKey{v}]
+		if !ok {
+			b = 1
+		}
+		return b * p1(w)
+	}
+	// estimate fills order n from its counts, given the lower order.
+	estimate := func(n int, lower func(k ngramKey) float64) {
+		type ctx struct{ total, types, mass, lowerMass float64 }
+		hs := map[ngramKey]*ctx{}
+		hist := func(k ngramKey) ngramKey {
+			k[n-1] = ""
+			return k
+		}
+		for k, v := range c[n] {
+			h := hs[hist(k)]
+			if h == nil {
+				h = &ctx{}
+				hs[hist(k)] = h
+			}
+			h.total += v
+			h.types++
+		}
+		for k, v := range c[n] {
+			h := hs[hist(k)]
+			pk := math.Max(v-d, 0)/h.total + d*h.types/h.total*lower(k)
+			p[n][k] = pk
+			h.mass += pk
+			h.lowerMass += lower(k)
+		}
+		for k, h := range hs {
+			bow[n-1][k] = math.Max(1-h.mass, 1e-9) / math.Max(1-h.lowerMass, 1e-9)
+		}
+	}
+	estimate(2, func(k ngramKey) float64 { return p1(k[1]) })
+	estimate(3, func(k ngramKey) float64 { return p2(k[1], k[2]) })
+
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "\\data\\\nngram 1=%d\nngram 2=%d\nngram 3=%d\n", len(p[1])+1, len(p[2]), len(p[3]))
+	for n := 1; n <= 3; n++ {
+		fmt.Fprintf(bw, "\n\\%d-grams:\n", n)
+		if n == 1 {
+			fmt.Fprintf(bw, "-99.0000\t<s>\t%.4f\n", log10(bow[1][ngramKey{"<s>"}]))
+		}
+		keys := make([]ngramKey, 0, len(p[n]))
+		for k := range p[n] {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b ngramKey) int { return strings.Compare(strings.Join(a[:], " "), strings.Join(b[:], " ")) })
+		for _, k := range keys {
+			fmt.Fprintf(bw, "%.4f\t%s", log10(p[n][k]), strings.Join(k[:n], " "))
+			if n < 3 {
+				if b, ok := bow[n][k]; ok {
+					fmt.Fprintf(bw, "\t%.4f", log10(b))
+				}
+			}
+			bw.WriteByte('\n')
+		}
+	}
+	bw.WriteString("\n\\end\\\n")
+	return bw.Flush()
+}
+
+func log10(x float64) float64 {
+	if x <= 0 {
+		return -99
+	}
+	return math.Log10(x)
+}
