@@ -23,6 +23,7 @@ type Engine struct {
 	now      int64
 	finished bool
 	lastTalk int64
+	lastTick int64
 
 	stage int // index into pb.stages; -1 before the first transcript
 	spans []StageSpan
@@ -81,7 +82,7 @@ type templateData struct {
 
 // NewEngine returns an engine for one call on playbook pb.
 func NewEngine(pb *Playbook) *Engine {
-	e := &Engine{pb: pb, an: newAnalyzer(pb.stemExc), talk: newTalkTracker(pb.Talk), stage: -1, lastTalk: math.MinInt64 / 2}
+	e := &Engine{pb: pb, an: newAnalyzer(pb.stemExc), talk: newTalkTracker(pb.Talk), stage: -1, lastTalk: math.MinInt64 / 2, lastTick: math.MinInt64 / 2}
 	e.env = pb.layout.instance()
 	e.env.v.Field(envReached).Set(reflect.ValueOf(func(id string) bool {
 		for i, s := range e.pb.stages {
@@ -164,11 +165,26 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 		e.updateFlags()
 		e.notePrior(in, txt)
 	}
-	if in.AtMS-e.lastTalk >= e.pb.Talk.IntervalMS && (e.stage >= 0 || tk.RepMS+tk.ProspectMS > 0 || in.Kind != Tick) {
+	if e.talkDue(in) {
 		e.lastTalk = in.AtMS
 		e.out = append(e.out, Event{Type: EventTalk, AtMS: in.AtMS, Talk: tk})
 	}
 	return e.out, nil
+}
+
+// talkDue reports whether a talk snapshot goes out with this input. They go
+// out on ticks, on the last tick before the interval would be exceeded, so
+// that whatever the tick spacing they come at least every IntervalMS.
+func (e *Engine) talkDue(in Input) bool {
+	if in.Kind != Tick {
+		return false
+	}
+	spacing := in.AtMS - e.lastTick
+	e.lastTick = in.AtMS
+	if spacing <= 0 || spacing > e.pb.Talk.IntervalMS {
+		spacing = e.pb.Talk.IntervalMS
+	}
+	return in.AtMS-e.lastTalk+spacing > e.pb.Talk.IntervalMS
 }
 
 func eventName(k InputKind) string {

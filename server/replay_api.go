@@ -58,6 +58,8 @@ type replayResponse struct {
 	Audio    map[string]bool  `json:"audio"`
 	Playbook playbookOverview `json:"playbook"`
 	Upload   *store.Upload    `json:"upload,omitempty"`
+	// Notes are the language model's post-call notes, if any.
+	Notes json.RawMessage `json:"notes,omitempty"`
 }
 
 type playbookOverview struct {
@@ -85,6 +87,10 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := replayResponse{Session: ses, Events: []json.RawMessage{}, Talk: [][5]float64{},
 		Audio: map[string]bool{}, Playbook: s.overview()}
+	if resp.Notes, err = s.st.Notes(r.Context(), id); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
 	bucket := max(int64(500), ses.DurationMS/maxTalkPoints)
 	next := int64(0) // the talk series takes the first talk event at or after next
 	var last []byte  // the last talk event not taken, to end the chart on

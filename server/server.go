@@ -38,6 +38,7 @@ type SessionStore interface {
 	UpdateComment(ctx context.Context, sessionID, commentID string, p store.CommentPatch) (store.Comment, error)
 	DeleteComment(ctx context.Context, sessionID, commentID string) error
 	SetNotes(ctx context.Context, id string, notes json.RawMessage) error
+	Notes(ctx context.Context, id string) (json.RawMessage, error)
 	RecordingPath(sessionID string, sp coach.Speaker, ext string) (string, error)
 	AddRecording(ctx context.Context, sessionID string, sp coach.Speaker, path, contentType string) error
 	Recording(ctx context.Context, sessionID string, sp coach.Speaker) (store.Recording, error)

@@ -175,6 +175,13 @@ func TestStreamMatchesAnalyze(t *testing.T) {
 	if last := got[len(got)-1]; last.Type != coach.EventSummary {
 		t.Fatalf("last event %s, want summary", last.Type)
 	}
+	// Talk snapshots at least every 500 ms of media time.
+	talks := filter(got, "talk")
+	for i := 1; i < len(talks); i++ {
+		if d := talks[i].AtMS - talks[i-1].AtMS; d > 500 {
+			t.Fatalf("talk events at %d and %d ms", talks[i-1].AtMS, talks[i].AtMS)
+		}
+	}
 	want := analyzeOffline(t)
 	compareKeyEvents(t, filter(got, "cue", "stage"), filter(want, "cue", "stage"))
 

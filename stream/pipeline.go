@@ -15,7 +15,8 @@ type Config struct {
 	// PartialMS is the minimum media time between two partial
 	// transcripts of one segment.
 	PartialMS int
-	// TickMS is the media time between Tick inputs (at most 500).
+	// TickMS is the media time between Tick inputs; it divides 500, so
+	// that talk events come every 500 ms.
 	TickMS int
 	// PreRollMS of audio before the detected onset is given to the
 	// recognizer, so the first phoneme is not cut.
@@ -43,7 +44,7 @@ type Config struct {
 
 // DefaultConfig returns the pipeline defaults.
 func DefaultConfig() Config {
-	return Config{VAD: DefaultVADConfig(), PartialMS: 300, TickMS: 200, PreRollMS: 200, MaxPendingMS: 60000,
+	return Config{VAD: DefaultVADConfig(), PartialMS: 300, TickMS: 250, PreRollMS: 200, MaxPendingMS: 60000,
 		AwaitTimeout: 2 * time.Minute, MaxOutstanding: 16, StallMS: 8000}
 }
 

@@ -79,6 +79,11 @@ const (
 	DebianDict = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
 )
 
+// DecodersPerCPU sizes the default pool: decoding one side's speech in
+// real time takes about 15% of a core, so a core serves about four
+// speakers at once with room to spare.
+const DecodersPerCPU = 4
+
 // SphinxConfig configures the embedded PocketSphinx recognizer pool.
 type SphinxConfig struct {
 	// HMM is the acoustic model directory.
@@ -88,7 +93,9 @@ type SphinxConfig struct {
 	// Dict is the pronunciation dictionary.
 	Dict string
 	// PoolSize is the number of decoders (each ~100 MB); 0 means
-	// max(runtime.NumCPU(), 2): one call may have both sides speaking.
+	// DecodersPerCPU per CPU. A decoder is held for a whole speech segment
+	// while it is spoken but is busy only a fraction of that time, so a
+	// core keeps several of them going.
 	PoolSize int
 	// Params are extra decoder parameters ("-beam": "1e-40", ...) over
 	// PocketSphinx's defaults.
@@ -143,7 +150,7 @@ func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
 	}
 	n := cfg.PoolSize
 	if n <= 0 {
-		n = max(runtime.NumCPU(), 2)
+		n = DecodersPerCPU * runtime.NumCPU()
 	}
 	params := map[string]string{}
 	for k, v := range cfg.Params {

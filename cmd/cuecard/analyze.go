@@ -84,6 +84,7 @@ func runAnalyze(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	playbook := fs.String("playbook", "", "playbook YAML file (default: the built-in playbook)")
 	var asr asrFlags
 	asr.register(fs, true, false)
+	asr.oneCall = true
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cuecard analyze (--transcript FILE | --rep FILE --prospect FILE | --stereo FILE) [--playbook FILE]")
 		fs.PrintDefaults()

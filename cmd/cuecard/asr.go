@@ -26,6 +26,9 @@ type asrFlags struct {
 	useLLM   bool
 	llmModel string
 	noRemote bool
+	// oneCall: only one call at a time (analyze, eval), so two
+	// recognizers (one per side) are enough unless --sphinx-pool says more.
+	oneCall bool
 }
 
 // register adds the flags; the language model (--llm) is for live
@@ -103,7 +106,11 @@ func (f *asrFlags) open() (stream.Transcriber, io.Closer, error) {
 		}
 		return r, nopCloser{}, nil
 	}
-	s, err := f.sphinx.open()
+	sf := f.sphinx
+	if f.oneCall && sf.pool == 0 {
+		sf.pool = 2
+	}
+	s, err := sf.open()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -25,6 +25,7 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	bleed := fs.Float64("bleed", 0, "with --audio: the other side's voice at this level in dB (0: none)")
 	var asr asrFlags
 	asr.register(fs, false, false)
+	asr.oneCall = true
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func (f *sphinxFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.hmm, "sphinx-hmm", d.HMM, "PocketSphinx acoustic model directory")
 	fs.StringVar(&f.lm, "sphinx-lm", d.LM, "PocketSphinx language model")
 	fs.StringVar(&f.dict, "sphinx-dict", d.Dict, "PocketSphinx pronunciation dictionary")
-	fs.IntVar(&f.pool, "sphinx-pool", 0, "recognizers in the shared pool (0: one per CPU, at least 2)")
+	fs.IntVar(&f.pool, "sphinx-pool", 0, "recognizers in the shared pool, about 100 MB each (0: four per CPU)")
 	fs.BoolVar(&f.fast, "sphinx-fast", false, "narrow-beam single-pass decoding: half the CPU, more word errors")
 }
 

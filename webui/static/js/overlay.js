@@ -106,6 +106,8 @@ async function getJSON(url) {
 
 function applyPlaybook(pb) {
   state.playbook = pb;
+  // Which backends hear the call (embedded, or which remote host).
+  if (pb.backend) $("#backend").textContent = pb.backend;
   const t = pb.talk || {};
   if (Array.isArray(t.healthy_rep_share)) state.band = t.healthy_rep_share;
   if (t.monologue_warn_ms) state.warnMs = t.monologue_warn_ms;
@@ -358,6 +360,7 @@ function onEvent(ev) {
     case "stage": onStage(ev); break;
     case "cue": onCue(ev); break;
     case "cue_outcome": onOutcome(ev); break;
+    case "cue_update": onCueUpdate(ev); break;
     case "transcript": onTranscript(ev); break;
     case "status": onStatus(ev); break;
     case "summary": state.summary = ev; break;
@@ -531,7 +534,8 @@ function addHistory(ev, why) {
 function renderOutcome(rec) {
   if (!rec.el) return;
   const at = clock(rec.ev.at_ms || 0);
-  const what = rec.outcome === "taken" ? "✓ taken" : rec.outcome === "missed" ? "✕ missed" : rec.why === "dismissed" ? "dismissed" : "open";
+  const what = rec.outcome === "taken" ? "✓ taken" : rec.outcome === "missed" ? "✕ missed"
+    : rec.outcome === "withdrawn" ? "withdrawn on second thought" : rec.why === "dismissed" ? "dismissed" : "open";
   $(".h-outcome", rec.el).textContent = `(${at}, ${what})`;
   rec.el.dataset.outcome = rec.outcome || "open";
 }
@@ -552,6 +556,29 @@ function onOutcome(ev) {
   } else {
     leaveCue("missed");
   }
+}
+
+// onCueUpdate applies a second opinion on a cue (--llm): a refined card
+// gets the better words, a withdrawn one leaves (and says so in the
+// history), a confirmed one is marked.
+function onCueUpdate(ev) {
+  const rec = state.cues.get(ev.id);
+  if (!rec) return;
+  rec.verdict = ev.verdict;
+  const shown = state.current?.ev.id === ev.id;
+  if (ev.verdict === "refined" && ev.body) {
+    rec.ev.body = ev.body;
+    if (shown) $(".cue-words", $("#cue")).textContent = ev.body;
+  }
+  if (ev.verdict === "withdrawn") {
+    rec.outcome = rec.outcome || "withdrawn";
+    if (shown) leaveCue("withdrawn");
+    else state.pending = state.pending.filter((p) => p.ev.id !== ev.id);
+  }
+  if (shown && ev.verdict !== "withdrawn") {
+    $(".cue-outcome", $("#cue")).textContent = ev.verdict === "confirmed" ? "✓ confirmed" : "✎ refined";
+  }
+  renderOutcome(rec);
 }
 
 function onTranscript(ev) {

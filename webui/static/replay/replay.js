@@ -418,8 +418,10 @@ function renderHead() {
   $("#call-h").textContent = s.title || (s.rep ? `Call with ${s.rep}` : (s.source === "upload" ? "Uploaded call" : "Live call"));
   document.title = `${$("#call-h").textContent} · Replay · cuecard`;
   $("#call-meta").textContent = [s.rep && `Rep: ${s.rep}`, new Date(s.created_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }),
-    clock(durMS), s.source === "upload" ? "uploaded" : "live", s.summary?.metrics?.furthest_stage && `reached ${STAGE_NAMES[s.summary.metrics.furthest_stage]}`]
+    clock(durMS), s.source === "upload" ? "uploaded" : "live", s.summary?.metrics?.furthest_stage && `reached ${STAGE_NAMES[s.summary.metrics.furthest_stage]}`,
+    s.backend && `processed by ${s.backend}`]
     .filter(Boolean).join(" · ");
+  renderNotes();
   const ex = $("#exports");
   ex.append(el("a", { class: "button", href: `${base}/events`, download: `${id}.events.jsonl` }, "Events (JSONL)"),
     el("a", { class: "button", href: `${base}/transcript`, download: `${id}.transcript.txt` }, "Transcript (text)"));
@@ -427,6 +429,20 @@ function renderHead() {
     if (data.audio[sp]) ex.append(el("a", { class: "button", href: `${base}/audio?speaker=${sp}`, download: "" }, `Audio: ${sp}`));
   }
   if (data.upload && data.upload.state === "analyzing") watchUpload();
+}
+
+// renderNotes shows the language model's post-call notes, if any.
+function renderNotes() {
+  const n = data.notes;
+  if (!n) return;
+  const body = $("#notes-body");
+  const list = (title, items) => items?.length ? [el("h3", {}, title), el("ul", {}, ...items.map((x) => el("li", {}, String(x))))] : [];
+  body.replaceChildren(
+    ...(n.summary ? [el("p", {}, n.summary)] : []),
+    ...list("Next steps", n.next_steps),
+    ...list("Coaching", n.coaching),
+    ...(n.model ? [el("p", { class: "muted" }, `Written by ${n.model}.`)] : []));
+  $("#notes").hidden = false;
 }
 
 async function watchUpload() {
