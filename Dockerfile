@@ -20,5 +20,8 @@ COPY --from=build /src/bin/cuecard /usr/local/bin/cuecard
 COPY --from=build /src/examples /usr/share/cuecard/examples
 USER cuecard
 WORKDIR /var/lib/cuecard
+# HTTP API, web UI and WebSocket; WebRTC media on one UDP port. Behind NAT,
+# add --public-ip. Browsers need HTTPS (a proxy in front) outside localhost.
+EXPOSE 8080/tcp 8443/udp
 ENTRYPOINT ["cuecard"]
-CMD ["analyze", "--transcript", "/usr/share/cuecard/examples/demo-call.jsonl"]
+CMD ["serve", "--addr", ":8080", "--data", "/var/lib/cuecard"]

@@ -272,7 +272,8 @@ func TestAPI(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"cuecard_live_sessions", "cuecard_cue_latency_seconds", "cuecard_audio_frames_dropped_total"} {
+	for _, m := range []string{"cuecard_live_sessions", "cuecard_cue_latency_seconds", "cuecard_audio_frames_dropped_total",
+		"cuecard_audio_frames_total", "cuecard_recognizer_queue", "cuecard_viewers", "cuecard_slow_subscribers_dropped_total"} {
 		if !bytes.Contains(b, []byte(m)) {
 			t.Errorf("metrics lack %s", m)
 		}

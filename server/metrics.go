@@ -8,12 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// PoolStats is implemented by recognizers that can report their shared
-// pool (busy decoders and callers waiting for one).
+// PoolStats is implemented by recognizers with a shared pool (the
+// embedded PocketSphinx): how many decoders there are and how many are busy.
 type PoolStats interface {
 	Size() int
 	Busy() int
-	Waiting() int
 }
 
 type metrics struct {
@@ -47,13 +46,25 @@ func newMetrics() *metrics {
 	return m
 }
 
-// registerPool exports a recognizer pool's state.
-func (m *metrics) registerPool(p PoolStats) {
-	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizers", Help: "Recognizers in the shared pool."}, func() float64 { return float64(p.Size()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizers_busy", Help: "Recognizers decoding a segment."}, func() float64 { return float64(p.Busy()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizer_queue", Help: "Speech segments waiting for a recognizer."}, func() float64 { return float64(p.Waiting()) }),
-	)
+// registerRecognizer exports the recognizer pool's state and the speech
+// segments of live sessions waiting for a recognizer.
+func (m *metrics) registerRecognizer(s *Server) {
+	if p, ok := s.tr.(PoolStats); ok {
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizers", Help: "Recognizers in the shared pool."}, func() float64 { return float64(p.Size()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizers_busy", Help: "Recognizers decoding a speech segment."}, func() float64 { return float64(p.Busy()) }),
+		)
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuecard_recognizer_queue", Help: "Speech segments of live sessions waiting for a recognizer."},
+		func() float64 {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			n := 0
+			for _, ls := range s.live {
+				n += ls.pipe.Waiting()
+			}
+			return float64(n)
+		}))
 }
 
 func (m *metrics) handler() http.Handler {

@@ -171,6 +171,7 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 	base, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, st: st, tr: tr, pb: pb, log: log, live: map[string]*liveSession{}, started: make(chan struct{}),
 		base: base, cancel: cancel, metrics: newMetrics()}
+	s.metrics.registerRecognizer(s)
 	s.handler = s.routes()
 	return s
 }

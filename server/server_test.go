@@ -182,6 +182,12 @@ func TestStreamMatchesAnalyze(t *testing.T) {
 			t.Fatalf("talk events at %d and %d ms", talks[i-1].AtMS, talks[i].AtMS)
 		}
 	}
+	if n := metric(t, ts, "cuecard_recognizers"); int(n) != sphinx.Size() {
+		t.Errorf("metrics: %v recognizers, the pool has %d", n, sphinx.Size())
+	}
+	if n := metric(t, ts, "cuecard_recognizers_busy"); n != 0 {
+		t.Errorf("metrics: %v recognizers busy after the call", n)
+	}
 	want := analyzeOffline(t)
 	compareKeyEvents(t, filter(got, "cue", "stage"), filter(want, "cue", "stage"))
 

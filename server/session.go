@@ -175,6 +175,10 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 		done: make(chan struct{}), seq: seq, batches: make(chan batch, 64),
 	}
 	ls.hub = newHub(func() { s.metrics.evictions.Inc() })
+	// Made here, not in run, so that metrics may read the pipeline's
+	// waiting count while the session runs.
+	ls.coach = stream.NewCoach(s.pb, ls.onEvent)
+	ls.pipe = stream.NewPipeline(s.cfg.Pipeline, s.tr, ls.onInput)
 	s.live[id] = ls
 	close(s.started)
 	s.started = make(chan struct{})
@@ -252,8 +256,6 @@ func (ls *liveSession) run(ctx context.Context) {
 		s.metrics.sessions.Dec()
 		close(ls.done)
 	}()
-	ls.coach = stream.NewCoach(s.pb, ls.onEvent)
-	ls.pipe = stream.NewPipeline(s.cfg.Pipeline, s.tr, ls.onInput)
 	var reviews <-chan coach.Event
 	if s.cfg.Advisor != nil {
 		ls.review = s.cfg.Advisor.Review()

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"sync/atomic"
 	"fmt"
 	"time"
 
@@ -82,6 +83,25 @@ type Pipeline struct {
 	degraded bool
 	reason   string
 	stats    PipelineStats
+
+	// waiting is how many of its segments wait for a recognizer of the
+	// shared pool; read by other goroutines (metrics).
+	waiting atomic.Int32
+}
+
+// Waiting returns how many of the pipeline's speech segments are waiting
+// for a recognizer of the shared pool. Safe to call from any goroutine.
+func (p *Pipeline) Waiting() int { return int(p.waiting.Load()) }
+
+func (p *Pipeline) countWaiting() {
+	n := 0
+	for _, c := range p.ch {
+		n += len(c.waiting)
+		if c.cur != nil && c.cur.utt == nil {
+			n++
+		}
+	}
+	p.waiting.Store(int32(n))
 }
 
 // PipelineStats counts the segments given to an Async transcriber: every
@@ -253,6 +273,9 @@ func (p *Pipeline) step(fr, fp []float32) error {
 		}
 	} else if err := p.retry(at); err != nil {
 		return err
+	}
+	if p.tr != nil && p.as == nil {
+		p.countWaiting()
 	}
 	if at-p.tick >= int64(p.cfg.TickMS) {
 		p.tick = at

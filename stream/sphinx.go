@@ -257,6 +257,9 @@ func newDecoder(args []string) *C.ps_decoder_t {
 // Size returns the number of pooled decoders.
 func (s *Sphinx) Size() int { return cap(s.free) }
 
+// Busy returns how many decoders are recognizing a segment now.
+func (s *Sphinx) Busy() int { return cap(s.free) - len(s.free) }
+
 // Start implements Transcriber: it takes a free decoder from the pool.
 func (s *Sphinx) Start(ctx context.Context) (Utterance, error) {
 	var d *C.ps_decoder_t

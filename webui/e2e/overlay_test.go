@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,8 +30,37 @@ import (
 // WebRTC on a free loopback UDP port, and the synthesized call's files
 // under /test-audio/ (same origin, so the page may capture them).
 type harness struct {
-	url string
-	db  *store.DB
+	url   string
+	db    *store.DB
+	conns *connTracker
+}
+
+// connTracker remembers the server's connections, hijacked WebSockets
+// included, so a test can cut them all as a network drop would.
+type connTracker struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *connTracker) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// cut closes every connection accepted so far.
+func (l *connTracker) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
 }
 
 func newHarness(tb testing.TB) *harness {
@@ -56,7 +87,10 @@ func newHarness(tb testing.TB) *harness {
 	mux := http.NewServeMux()
 	mux.Handle("/test-audio/", http.StripPrefix("/test-audio/", http.FileServer(http.Dir(callDir))))
 	mux.Handle("/", srv.Handler())
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(mux)
+	conns := &connTracker{Listener: ts.Listener}
+	ts.Listener = conns
+	ts.Start()
 	tb.Cleanup(func() {
 		srv.Shutdown()
 		ts.CloseClientConnections()
@@ -64,7 +98,7 @@ func newHarness(tb testing.TB) *harness {
 		rtc.Close()
 		db.Close()
 	})
-	return &harness{url: ts.URL, db: db}
+	return &harness{url: ts.URL, db: db, conns: conns}
 }
 
 // events returns the session's stored events of the given types.
@@ -374,4 +408,36 @@ func TestOverlayWarnsWhenProspectSilent(t *testing.T) {
 	// Talk metrics flowed over the WebSocket: the server heard the rep.
 	waitFor(t, ctx, "a talk share", `document.querySelector('#share-call .value').textContent.endsWith('%')`, 10*time.Second)
 	stopCall(t, ctx)
+}
+
+// TestOverlayReconnects drops the page's connection mid-call: the page
+// says it is reconnecting, reconnects by itself, and the same session goes
+// on (one session, media time moving on, the summary at the end).
+func TestOverlayReconnects(t *testing.T) {
+	need(t)
+	t.Parallel()
+	h := newHarness(t)
+	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 90*time.Second)
+	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/prospect.wav&transport=ws")
+	waitFor(t, ctx, "talk metrics", `document.querySelector('#share-call .value').textContent.endsWith('%')`, 20*time.Second)
+	before := eval[string](t, ctx, `document.querySelector('#clock').textContent`)
+
+	// The network drops: every connection to the server is cut.
+	h.conns.cut()
+	waitFor(t, ctx, "the page to notice", `document.querySelector('#conn').dataset.state === 'reconnecting'`, 15*time.Second)
+	waitFor(t, ctx, "the page to reconnect", `document.querySelector('#conn').dataset.state === 'live'`, 30*time.Second)
+	waitFor(t, ctx, "media time to move on", `document.querySelector('#clock').textContent !== `+strconv.Quote(before), 20*time.Second)
+	stopCall(t, ctx)
+
+	page, err := h.db.ListSessions(context.Background(), store.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 1 {
+		t.Fatalf("%d sessions after the reconnect, want the one", page.Total)
+	}
+	ses, err := h.db.GetSession(context.Background(), page.Sessions[0].ID)
+	if err != nil || ses.Summary == nil {
+		t.Fatalf("session %+v %v", ses, err)
+	}
 }
