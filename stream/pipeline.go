@@ -2,8 +2,8 @@ package stream
 
 import (
 	"context"
-	"sync/atomic"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/cuecard/cuecard/coach"
