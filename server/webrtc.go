@@ -237,6 +237,7 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 	src.recorded = true
 	ls, err := s.attachSource(r.Context(), id, src)
 	if err != nil {
+		close(p.attached)
 		s.wg.Done()
 		pc.Close()
 		s.httpError(w, r, err)
@@ -247,6 +248,7 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		p.sub = ls.hub.subscribe(s.cfg.SubscriberBuffer, false)
 		s.metrics.viewers.Inc()
 	}
+	close(p.attached)
 	rtc.peers.Add(1)
 	go p.run()
 

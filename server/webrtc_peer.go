@@ -44,6 +44,9 @@ type peer struct {
 	stopReq  chan struct{} // the client sent {"type":"stop"}
 	dcOpen   chan *webrtc.DataChannel
 	quit     chan struct{} // closed by run to end the writer
+	// attached is closed once ls, src and sub are set (or the attach
+	// failed, leaving ls nil): track readers wait for it.
+	attached chan struct{}
 
 	mu      sync.Mutex
 	closed  bool // no new track readers
@@ -64,11 +67,12 @@ type recording struct {
 func newPeer(s *Server, rtc *WebRTC, pc *webrtc.PeerConnection, id string, off offer) *peer {
 	p := &peer{
 		s: s, rtc: rtc, pc: pc, id: id, off: off,
-		log:     s.log.With("session", id, "transport", "webrtc"),
-		gone:    make(chan struct{}),
-		stopReq: make(chan struct{}, 1),
-		dcOpen:  make(chan *webrtc.DataChannel, 1),
-		quit:    make(chan struct{}),
+		log:      s.log.With("session", id, "transport", "webrtc"),
+		gone:     make(chan struct{}),
+		stopReq:  make(chan struct{}, 1),
+		dcOpen:   make(chan *webrtc.DataChannel, 1),
+		quit:     make(chan struct{}),
+		attached: make(chan struct{}),
 	}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
@@ -264,6 +268,14 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	p.readers.Add(1)
 	p.mu.Unlock()
 	defer p.readers.Done()
+	select {
+	case <-p.attached:
+	case <-p.gone:
+		return
+	}
+	if p.ls == nil {
+		return // the session refused the peer
+	}
 	if err := p.readTrack(t, sp); err != nil {
 		p.log.Error("audio track", "speaker", sp, "err", err)
 	}
