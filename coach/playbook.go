@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -294,13 +295,11 @@ func yamlError(name string, err error) error {
 		line, _ := strconv.Atoi(m[1])
 		return &PlaybookError{File: name, Line: line, Msg: m[2]}
 	}
-	if errors.Is(err, errEOF) || msg == "EOF" {
+	if errors.Is(err, io.EOF) {
 		return &PlaybookError{File: name, Msg: "empty playbook"}
 	}
 	return &PlaybookError{File: name, Msg: strings.TrimPrefix(msg, "yaml: ")}
 }
-
-var errEOF = errors.New("EOF")
 
 func (c *compiler) compile(y *yPlaybook) error {
 	if y.Name.V == "" {
