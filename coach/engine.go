@@ -152,7 +152,9 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 			segQuestions, tr.questions = n-tr.questions, n
 			e.questions[in.Speaker] += max(segQuestions, 0)
 		}
-		if e.stage < 0 {
+		// The first stage starts with the first final transcript, so its
+		// evidence is a whole utterance, not a recognizer's first guess.
+		if e.stage < 0 && in.Kind == Final {
 			e.enterStage(0, in, txt, "")
 		}
 		e.advanceStage(in, txt)
@@ -458,8 +460,11 @@ func (e *Engine) enterStage(i int, in Input, t *text, _ string) {
 
 // advanceStage moves to the furthest later stage whose entry rule holds.
 func (e *Engine) advanceStage(in Input, t *text) {
-	for i := len(e.pb.stages) - 1; i > e.stage; i-- {
+	for i := len(e.pb.stages) - 1; i > e.stage && i > 0; i-- {
 		if p := e.pb.stages[i].enter; p != nil && e.run(p) {
+			if e.stage < 0 {
+				e.enterStage(0, in, t, "") // a later stage from a partial: the call began
+			}
 			e.enterStage(i, in, t, "")
 			return
 		}

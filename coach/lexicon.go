@@ -135,8 +135,31 @@ func compilePattern(a *analyzer, ph string) (pattern, error) {
 	if p.toks[len(p.toks)-1].gap > 0 {
 		return p, fmt.Errorf("phrase %q: cannot end with a gap", ph)
 	}
+	// Matching backtracks over gaps: bound them so that no phrase can
+	// make matching slow.
+	gaps := 0
+	for i, t := range p.toks {
+		if t.gap > 0 {
+			gaps++
+			if p.toks[i-1].gap > 0 {
+				return p, fmt.Errorf("phrase %q: two gaps in a row (write one larger gap, *N)", ph)
+			}
+		}
+	}
+	switch {
+	case gaps > maxGaps:
+		return p, fmt.Errorf("phrase %q: more than %d gaps", ph, maxGaps)
+	case len(p.toks) > maxPhraseWords:
+		return p, fmt.Errorf("phrase %q: longer than %d words", ph, maxPhraseWords)
+	}
 	return p, nil
 }
+
+// Bounds on a phrase, so that matching stays fast whatever a playbook says.
+const (
+	maxGaps        = 3
+	maxPhraseWords = 16
+)
 
 // hit is one match: tokens [start, end] inclusive.
 type hit struct{ start, end int }

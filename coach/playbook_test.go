@@ -176,3 +176,13 @@ cues:
 		}
 	})
 }
+
+// TestPhrasesStayFast checks that a phrase cannot make matching slow.
+func TestPhrasesStayFast(t *testing.T) {
+	for _, ph := range []string{"a * * b", "a *12 b *12 c *12 d *12 e", "a b c d e f g h i j k l m n o p q"} {
+		src := edit(t, "      - yeah no|no thanks|no thank you", "      - "+ph)
+		if _, err := coach.ParsePlaybook("p.yaml", src); err == nil {
+			t.Errorf("phrase %q accepted", ph)
+		}
+	}
+}
