@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strings"
@@ -74,28 +73,11 @@ func window(x []int16, i, n int) []int16 {
 }
 
 func readPCM(path string) ([]int16, error) {
-	f, err := stream.OpenWAV(path)
-	if err != nil {
-		return nil, err
+	pcm, f, err := stream.ReadWAV16(path)
+	if err == nil && (f.SampleRate != 16000 || f.Channels != 1) {
+		err = fmt.Errorf("%s: want 16 kHz mono, got %v", path, f)
 	}
-	defer f.Close()
-	if r := f.Format().SampleRate; r != 16000 || f.Format().Channels != 1 {
-		return nil, fmt.Errorf("%s: want 16 kHz mono, got %v", path, f.Format())
-	}
-	var out []int16
-	buf := make([]float32, 8192)
-	for {
-		n, err := f.Read(buf)
-		for _, v := range buf[:n] {
-			out = append(out, stream.FloatToInt16(v))
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
+	return pcm, err
 }
 
 // Result is what one run of concurrent calls measured.

@@ -529,23 +529,6 @@ func chunk(x []int16, i int) []int16 {
 }
 
 func readWAV(path string) ([]int16, error) {
-	f, err := stream.OpenWAV(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []int16
-	buf := make([]float32, 4096)
-	for {
-		n, err := f.Read(buf)
-		for _, v := range buf[:n] {
-			out = append(out, stream.FloatToInt16(v))
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
+	pcm, _, err := stream.ReadWAV16(path)
+	return pcm, err
 }

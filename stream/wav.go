@@ -378,3 +378,28 @@ func WriteWAVFile(path string, rate, channels int, samples []float32) error {
 	}
 	return nil
 }
+
+// ReadWAV16 reads a whole WAV file as 16-bit samples, interleaved as in the
+// file, with its format. It is for short files (tests, load generators):
+// calls themselves are streamed with OpenWAV.
+func ReadWAV16(path string) ([]int16, Format, error) {
+	f, err := OpenWAV(path)
+	if err != nil {
+		return nil, Format{}, err
+	}
+	defer f.Close()
+	var out []int16
+	buf := make([]float32, 8192)
+	for {
+		n, err := f.Read(buf)
+		for _, v := range buf[:n*f.Format().Channels] {
+			out = append(out, FloatToInt16(v))
+		}
+		if err == io.EOF {
+			return out, f.Format(), nil
+		}
+		if err != nil {
+			return nil, Format{}, err
+		}
+	}
+}
