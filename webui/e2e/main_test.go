@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,22 +23,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "cuecard-e2e-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		env = browsertest.Setup(dir, "../../server/testdata/short-call.jsonl")
-		defer env.Close()
-		callDir, sphinx = env.CallDir, env.Sphinx
-		if env.Err == nil {
+	os.Exit(browsertest.Main(m, func(e *browsertest.Env) {
+		env, callDir, sphinx = e, e.CallDir, e.Sphinx
+		if e.Err == nil {
 			silence = filepath.Join(callDir, "silence.wav")
-			env.Err = writeSilence(silence, 16000, 60)
+			e.Err = writeSilence(silence, 16000, 60)
 		}
-		return m.Run()
-	}())
+	}))
 }
 
 // need skips a test when chromium, flite, sox or the speech model is

@@ -36,18 +36,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "cuecard-replay-e2e-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		env = browsertest.Setup(dir, "../../server/testdata/short-call.jsonl")
-		defer env.Close()
-		callDir, sphinx = env.CallDir, env.Sphinx
-		return m.Run()
-	}())
+	os.Exit(browsertest.Main(m, func(e *browsertest.Env) {
+		env, callDir, sphinx = e, e.CallDir, e.Sphinx
+	}))
 }
 
 // need skips a test when chromium, flite, sox or the speech model is

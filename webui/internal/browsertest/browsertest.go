@@ -103,3 +103,19 @@ func Artifacts(tb testing.TB) string {
 	}
 	return tb.TempDir()
 }
+
+// Main runs a test package's tests with an Env set up in a temporary
+// directory (the short test call of server/testdata), calling ready with
+// it first, and returns the exit code for os.Exit.
+func Main(m *testing.M, ready func(*Env)) int {
+	dir, err := os.MkdirTemp("", "cuecard-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	env := Setup(dir, "../../server/testdata/short-call.jsonl")
+	defer env.Close()
+	ready(env)
+	return m.Run()
+}
