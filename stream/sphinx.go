@@ -6,6 +6,7 @@ package stream
 #include <pocketsphinx.h>
 #include <feat.h>
 #include <cmn.h>
+#include <fe.h>
 
 _Static_assert(sizeof(mfcc_t) == sizeof(float), "sphinxbase built with fixed-point features");
 
@@ -17,6 +18,42 @@ static int cc_cmn_len(ps_decoder_t *ps) {
 }
 static void cc_cmn_get(ps_decoder_t *ps, float *v) { cmn_live_get(ps_get_feat(ps)->cmn_struct, (mfcc_t *)v); }
 static void cc_cmn_set(ps_decoder_t *ps, const float *v) { cmn_live_set(ps_get_feat(ps)->cmn_struct, (const mfcc_t *)v); }
+
+// cc_cmn_estimate computes, with a front end configured like ps's own, the
+// mean cepstrum of the n samples at pcm over the frames the live CMN would
+// count (those with non-negative energy c0). It returns the number of
+// frames averaged (0: none, mean untouched) or -1 on failure.
+static int cc_cmn_estimate(ps_decoder_t *ps, const int16 *pcm, size_t n, float *mean) {
+	fe_t *fe = fe_init_auto_r(ps_get_config(ps));
+	if (fe == NULL) return -1;
+	int veclen = fe_get_output_size(fe);
+	mfcc_t **cep = NULL;
+	int32 nfr = 0;
+	fe_start_utt(fe);
+	if (fe_process_utt(fe, pcm, n, &cep, &nfr) < 0) {
+		fe_free(fe);
+		return -1;
+	}
+	double *sum = calloc(veclen, sizeof(double));
+	if (sum == NULL) {
+		if (cep != NULL) fe_free_2d(cep);
+		fe_free(fe);
+		return -1;
+	}
+	int used = 0;
+	for (int i = 0; i < nfr; i++) {
+		if (cep[i][0] < 0) continue;
+		for (int j = 0; j < veclen; j++) sum[j] += cep[i][j];
+		used++;
+	}
+	if (used > 0) {
+		for (int j = 0; j < veclen; j++) mean[j] = (float)(sum[j] / used);
+	}
+	free(sum);
+	if (cep != NULL) fe_free_2d(cep);
+	fe_free(fe);
+	return used;
+}
 
 // cc_ps_bias interpolates the decoder's language model with the ARPA model
 // at path (weight w) and makes the mixture the active search. It returns
@@ -100,20 +137,31 @@ type SphinxConfig struct {
 	// Params are extra decoder parameters ("-beam": "1e-40", ...) over
 	// PocketSphinx's defaults.
 	Params map[string]string
+	// PrimeMS is how much of a channel's first speech is held back to
+	// estimate the channel's cepstral mean before decoding starts (its
+	// partial hypotheses wait as long); 0 means DefaultPrimeMS, below 0
+	// none: the decoder then starts from the model's mean and moves off it
+	// slowly, which costs words in the first half minute of every call.
+	PrimeMS int
 	// Bias, if above 0, mixes a language model of sales conversation
 	// (estimated from SalesCorpus at start) into LM with this weight, so
 	// the words the coach listens for are recognized more often.
 	Bias float64
 }
 
-// DefaultSphinxConfig returns Debian's model paths and PocketSphinx's own
-// decoder defaults (three passes: tree search, flat-lexicon rescoring,
-// best path). Narrower beams (-maxhmmpf 3000, -topn 2, no second and
-// third pass) halve the CPU but raise word error from about 19% to over
-// 40% on our synthesized calls (BENCHMARKS.md), so they are not the
-// default; pass them in Params where CPU matters more.
+// DefaultSphinxConfig returns Debian's model paths, a channel's first 3 s
+// used to estimate its cepstral mean, and PocketSphinx's three passes (tree
+// search, flat-lexicon rescoring, best path) with three changes measured
+// on our synthesized calls (BENCHMARKS.md): a language weight of 5.5
+// instead of 6.5 in the first pass (fewer words lost to the language
+// model), a stronger phone lookahead (-pl_weight 4 instead of 3), which
+// wins back the CPU the lower weight costs, and a word insertion penalty
+// of 0.3 instead of 0.65. Narrower beams (FastSphinxParams) halve the CPU
+// but double the word error; pass them in Params where CPU matters more.
 func DefaultSphinxConfig() SphinxConfig {
-	return SphinxConfig{HMM: DebianHMM, LM: DebianLM, Dict: DebianDict, Params: map[string]string{}}
+	return SphinxConfig{HMM: DebianHMM, LM: DebianLM, Dict: DebianDict, Params: map[string]string{
+		"-lw": "5.5", "-pl_weight": "4", "-wip": "0.3",
+	}}
 }
 
 // FastSphinxParams are the narrow-beam, single-pass decoder parameters
@@ -134,6 +182,8 @@ type Sphinx struct {
 	// cmn0 is a fresh decoder's cepstral mean: every utterance starts from
 	// it unless its pipeline hands it a channel's own (Adapter).
 	cmn0 []float32
+	// prime is SphinxConfig.PrimeMS in 16 kHz samples.
+	prime int
 
 	mu     sync.Mutex
 	all    []*C.ps_decoder_t
@@ -175,7 +225,10 @@ func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
 		defer os.Remove(path)
 		biasLM = path
 	}
-	s := &Sphinx{free: make(chan *C.ps_decoder_t, n)}
+	s := &Sphinx{free: make(chan *C.ps_decoder_t, n), prime: cfg.PrimeMS * 16}
+	if cfg.PrimeMS == 0 {
+		s.prime = DefaultPrimeMS * 16
+	}
 	for range n {
 		d := newDecoder(args)
 		if d == nil {
@@ -315,22 +368,76 @@ func (s *Sphinx) Close() error {
 	}
 }
 
+// DefaultPrimeMS is how much of a channel's first speech is held back, by
+// default, to estimate its cepstral mean before it is decoded.
+const DefaultPrimeMS = 3000
+
 type sphinxUtt struct {
 	s   *Sphinx
 	d   *C.ps_decoder_t
 	cmn []float32 // after Finish
+	// prime holds audio not yet decoded: while priming, the first audio of
+	// a channel that has no cepstral mean of its own yet; after it, what
+	// is left of that audio, decoded a little faster than it arrives (see
+	// Write) so that no single call stalls the pipeline.
+	prime   []int16
+	priming bool
 }
 
-// Adapt implements Adapter: the cepstral mean to start from (nil: a fresh
-// decoder's).
+// catchUp is how many samples of held-back audio Write decodes for each
+// new sample, once priming ends: three seconds are caught up in 1.5.
+const catchUp = 2
+
+// Adapt implements Adapter: the cepstral mean to start from. With nil (a
+// channel's first speech) the utterance estimates the mean from its own
+// first PrimeMS of audio before decoding it: PocketSphinx's live mean
+// starts from the model's and moves only slowly, which costs the first
+// sentences of every call many words (BENCHMARKS.md).
 func (u *sphinxUtt) Adapt(state []float32) {
 	if u.d == nil || len(u.s.cmn0) == 0 {
 		return
 	}
-	if len(state) != len(u.s.cmn0) {
+	fresh := len(state) != len(u.s.cmn0)
+	u.priming = fresh && u.s.prime > 0
+	if fresh {
 		state = u.s.cmn0
 	}
 	C.cc_cmn_set(u.d, (*C.float)(&state[0]))
+}
+
+// endPrime sets the cepstral mean from the held-back audio, which is then
+// decoded as Write and Finish catch up with it.
+func (u *sphinxUtt) endPrime() {
+	u.priming = false
+	if len(u.prime) == 0 {
+		return
+	}
+	mean := make([]float32, len(u.s.cmn0))
+	if C.cc_cmn_estimate(u.d, (*C.int16)(unsafe.Pointer(&u.prime[0])), C.size_t(len(u.prime)), (*C.float)(&mean[0])) > 0 {
+		C.cc_cmn_set(u.d, (*C.float)(&mean[0]))
+	}
+}
+
+// drain decodes up to n samples of the held-back audio.
+func (u *sphinxUtt) drain(n int) error {
+	n = min(n, len(u.prime))
+	if n == 0 {
+		return nil
+	}
+	err := u.process(u.prime[:n])
+	u.prime = u.prime[n:]
+	if len(u.prime) == 0 {
+		u.prime = nil
+	}
+	return err
+}
+
+func (u *sphinxUtt) process(pcm []int16) error {
+	// The decoder copies the samples into its own buffers during the call.
+	if C.ps_process_raw(u.d, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), 0, 0) < 0 {
+		return fmt.Errorf("pocketsphinx: process failed")
+	}
+	return nil
 }
 
 // Adapted implements Adapter: the cepstral mean after Finish.
@@ -343,11 +450,17 @@ func (u *sphinxUtt) Write(pcm []int16) error {
 	if len(pcm) == 0 {
 		return nil
 	}
-	// The decoder copies the samples into its own buffers during the call.
-	if C.ps_process_raw(u.d, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), 0, 0) < 0 {
-		return fmt.Errorf("pocketsphinx: process failed")
+	if !u.priming && len(u.prime) == 0 {
+		return u.process(pcm)
 	}
-	return nil
+	u.prime = append(u.prime, pcm...)
+	if u.priming {
+		if len(u.prime) < u.s.prime {
+			return nil
+		}
+		u.endPrime()
+	}
+	return u.drain((1 + catchUp) * len(pcm))
 }
 
 func (u *sphinxUtt) Partial() (string, error) {
@@ -362,6 +475,10 @@ func (u *sphinxUtt) Finish() (string, error) {
 		return "", ErrClosed
 	}
 	d := u.d
+	if u.priming {
+		u.endPrime()
+	}
+	perr := u.drain(len(u.prime))
 	u.d = nil
 	defer u.s.release(d)
 	if C.ps_end_utt(d) < 0 {
@@ -371,6 +488,9 @@ func (u *sphinxUtt) Finish() (string, error) {
 		u.cmn = make([]float32, n)
 		C.cc_cmn_get(d, (*C.float)(&u.cmn[0]))
 	}
+	if perr != nil {
+		return "", perr
+	}
 	return cleanHyp(C.GoString(C.cc_ps_hyp(d))), nil
 }
 
@@ -378,6 +498,7 @@ func (u *sphinxUtt) Abort() {
 	if u.d == nil {
 		return
 	}
+	u.prime, u.priming = nil, false
 	C.ps_end_utt(u.d)
 	u.s.release(u.d)
 	u.d = nil

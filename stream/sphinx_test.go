@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
@@ -14,16 +15,8 @@ import (
 func TestSphinxRecognizesSynthesizedCall(t *testing.T) {
 	requireModel(t)
 	call := synthCall(t, testCall, synth.DefaultOptions())
-	cfg := stream.DefaultSphinxConfig()
-	cfg.PoolSize = 2
-	s, err := stream.NewSphinx(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	got := collect(t, func(emit func(coach.Input) error) error {
-		return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), s, call.Rep, call.Prospect, emit)
-	})
+	s := testSphinx(t, 0)
+	got := recognize(t, s, call)
 	var text [3]string
 	for _, f := range kinds(got, coach.Final) {
 		text[f.Speaker] += " " + f.Text
@@ -78,4 +71,90 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestSphinxPrimesChannelMean: a channel's first sentences are decoded
+// with a cepstral mean estimated from its own first seconds, not the
+// model's, which PocketSphinx would otherwise leave behind only slowly.
+func TestSphinxPrimesChannelMean(t *testing.T) {
+	requireModel(t)
+	utts := []synth.Utterance{
+		{Speaker: coach.Rep, StartMS: 500, EndMS: 4500, Text: "Hi Jordan, thanks for making the time. How's your week going so far?"},
+		{Speaker: coach.Prospect, StartMS: 5000, EndMS: 9000, Text: "Oh, it's been a long week, we had the whole board in town on Monday."},
+	}
+	call := synthCall(t, utts, synth.DefaultOptions())
+	errs := func(primeMS int) int {
+		got := recognize(t, testSphinx(t, primeMS), call)
+		n := 0
+		for _, u := range utts {
+			var hyp []string
+			for _, f := range kinds(got, coach.Final) {
+				if f.Speaker == u.Speaker {
+					hyp = append(hyp, strings.Fields(f.Text)...)
+				}
+			}
+			e := wordErrors(words(u.Text), hyp)
+			t.Logf("prime %d ms, %s: %q (%d errors)", primeMS, u.Speaker, strings.Join(hyp, " "), e)
+			n += e
+		}
+		return n
+	}
+	primed, unprimed := errs(stream.DefaultPrimeMS), errs(-1)
+	if primed >= unprimed {
+		t.Fatalf("first sentences: %d word errors with priming, %d without; want fewer with", primed, unprimed)
+	}
+}
+
+// testSphinx is a two-decoder pool with the default settings and the given
+// PrimeMS, closed when the test ends.
+func testSphinx(t *testing.T, primeMS int) *stream.Sphinx {
+	t.Helper()
+	cfg := stream.DefaultSphinxConfig()
+	cfg.PoolSize = 2
+	cfg.PrimeMS = primeMS
+	s, err := stream.NewSphinx(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// recognize runs call through a default pipeline on s.
+func recognize(t *testing.T, s *stream.Sphinx, call *synth.Result) []coach.Input {
+	t.Helper()
+	return collect(t, func(emit func(coach.Input) error) error {
+		return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), s, call.Rep, call.Prospect, emit)
+	})
+}
+
+// words lower-cases s and drops punctuation other than apostrophes.
+func words(s string) []string {
+	return strings.Fields(strings.Map(func(r rune) rune {
+		if r == '\'' || unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return ' '
+	}, s))
+}
+
+// wordErrors is the word-level edit distance between ref and hyp.
+func wordErrors(ref, hyp []string) int {
+	prev := make([]int, len(hyp)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := range ref {
+		cur := make([]int, len(hyp)+1)
+		cur[0] = i + 1
+		for j := range hyp {
+			c := prev[j]
+			if ref[i] != hyp[j] {
+				c++
+			}
+			cur[j+1] = min(c, prev[j+1]+1, cur[j]+1)
+		}
+		prev = cur
+	}
+	return prev[len(hyp)]
 }

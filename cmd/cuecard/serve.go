@@ -58,7 +58,7 @@ func (s *stringList) Set(v string) error {
 // sphinxFlags configure the embedded recognizer.
 type sphinxFlags struct {
 	hmm, lm, dict string
-	pool          int
+	pool, prime   int
 	fast          bool
 }
 
@@ -68,12 +68,17 @@ func (f *sphinxFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.lm, "sphinx-lm", d.LM, "PocketSphinx language model")
 	fs.StringVar(&f.dict, "sphinx-dict", d.Dict, "PocketSphinx pronunciation dictionary")
 	fs.IntVar(&f.pool, "sphinx-pool", 0, "recognizers in the shared pool, about 100 MB each (0: four per CPU)")
+	fs.IntVar(&f.prime, "sphinx-prime", stream.DefaultPrimeMS, "ms of each side's first speech used to calibrate the recognizer before decoding it (0: none)")
 	fs.BoolVar(&f.fast, "sphinx-fast", false, "narrow-beam single-pass decoding: half the CPU, more word errors")
 }
 
 func (f *sphinxFlags) open() (*stream.Sphinx, error) {
 	cfg := stream.DefaultSphinxConfig()
 	cfg.HMM, cfg.LM, cfg.Dict, cfg.PoolSize = f.hmm, f.lm, f.dict, f.pool
+	cfg.PrimeMS = f.prime
+	if f.prime <= 0 {
+		cfg.PrimeMS = -1
+	}
 	if f.fast {
 		cfg.Params = stream.FastSphinxParams()
 	}

@@ -38,6 +38,8 @@ type flags struct {
 	hangover                int
 	bias                    float64
 	threshold               float64
+	errors                  int
+	prime                   int
 }
 
 func run() error {
@@ -49,12 +51,14 @@ func run() error {
 	flag.Float64Var(&f.bleed, "bleed", -20, "synthesized bleed in dB (0: none)")
 	flag.BoolVar(&f.asr, "asr", false, "run the recognizer (WER, CPU) on the synthesized calls")
 	flag.BoolVar(&f.verbose, "v", false, "print hypotheses")
-	flag.StringVar(&f.params, "params", "", "pocketsphinx parameters, e.g. -beam=1e-48,-maxhmmpf=30000")
+	flag.StringVar(&f.params, "params", "", "pocketsphinx parameters over the defaults, e.g. -lw=6,-maxhmmpf=10000")
 	flag.StringVar(&f.lm, "lm", "", "language model (default Debian's)")
 	flag.StringVar(&f.dict, "dict", "", "dictionary (default Debian's)")
 	flag.IntVar(&f.hangover, "hangover", 0, "VAD hangover ms (0: default)")
 	flag.Float64Var(&f.bias, "bias", 0, "weight of the sales language model mixed into the recognizer's (0: none)")
 	flag.Float64Var(&f.threshold, "threshold", 0, "VAD threshold (0: default)")
+	flag.IntVar(&f.prime, "prime", 0, "ms of a channel's first speech used to estimate its cepstral mean (0: default, -1: none)")
+	flag.IntVar(&f.errors, "errors", 0, "print the N most frequent word errors and the reference words missing from the dictionary")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -70,7 +74,7 @@ func run() error {
 		sc := stream.DefaultSphinxConfig()
 		sc.PoolSize = 2
 		sc.Bias = f.bias
-		sc.Params = map[string]string{}
+		sc.PrimeMS = f.prime
 		for _, kv := range strings.Split(f.params, ",") {
 			if k, v, ok := strings.Cut(kv, "="); ok {
 				sc.Params[k] = v
@@ -227,6 +231,19 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 	opt.SNR, opt.BleedDB = f.snr, f.bleed
 	var all vadScore
 	var errs, words int
+	var sideErrs, sideWords [3]int
+	var tally errorTally
+	if f.errors > 0 {
+		dict := f.dict
+		if dict == "" {
+			dict = stream.DebianDict
+		}
+		v, err := readVocab(dict)
+		if err != nil {
+			return err
+		}
+		tally.vocab = v
+	}
 	var cpu time.Duration
 	var audioMS int64
 	fmt.Printf("synthesized calls: snr %g dB, bleed %g dB, hangover %d ms\n", f.snr, f.bleed, cfg.VAD.HangoverMS)
@@ -258,8 +275,14 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 					}
 				}
 				hyp := normalize(strings.Join(res.finals[sp], " "))
-				e += editDistance(ref, hyp)
+				se := editDistance(ref, hyp)
+				e += se
 				w += len(ref)
+				sideErrs[sp] += se
+				sideWords[sp] += len(ref)
+				if f.errors > 0 {
+					tally.add(ref, hyp)
+				}
 				if f.verbose {
 					fmt.Printf("  %s REF: %s\n  %s HYP: %s\n", sp, strings.Join(ref, " "), sp, strings.Join(hyp, " "))
 				}
@@ -276,8 +299,31 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 	if tr != nil {
 		fmt.Printf("ALL      WER %.1f%% (%d errors / %d words)  CPU %.3f s per second of two-channel audio (%.0f s of audio)\n",
 			100*float64(errs)/float64(words), errs, words, cpu.Seconds()/(float64(audioMS)/1000), float64(audioMS)/1000)
+		fmt.Printf("         rep (%s) WER %.1f%%, prospect (%s) WER %.1f%%\n", opt.RepVoice, pct(sideErrs[coach.Rep], sideWords[coach.Rep]),
+			opt.ProspectVoice, pct(sideErrs[coach.Prospect], sideWords[coach.Prospect]))
+		if f.errors > 0 {
+			tally.print(os.Stdout, f.errors)
+		}
 	}
 	return nil
+}
+
+// readVocab reads the words of a PocketSphinx dictionary (alternative
+// pronunciations, "word(2)", count once).
+func readVocab(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		w, _, _ := strings.Cut(line, " ")
+		w, _, _ = strings.Cut(w, "(")
+		if w != "" {
+			v[w] = true
+		}
+	}
+	return v, nil
 }
 
 func evalLibrivox(ctx context.Context, f flags, cfg stream.Config, tr stream.Transcriber) error {
