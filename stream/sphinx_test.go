@@ -9,6 +9,7 @@ import (
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/stream/internal/wer"
 	"github.com/cuecard/cuecard/synth"
 )
 
@@ -93,7 +94,7 @@ func TestSphinxPrimesChannelMean(t *testing.T) {
 					hyp = append(hyp, strings.Fields(f.Text)...)
 				}
 			}
-			e := wordErrors(words(u.Text), hyp)
+			e := wer.Errors(words(u.Text), hyp)
 			t.Logf("prime %d ms, %s: %q (%d errors)", primeMS, u.Speaker, strings.Join(hyp, " "), e)
 			n += e
 		}
@@ -136,25 +137,4 @@ func words(s string) []string {
 		}
 		return ' '
 	}, s))
-}
-
-// wordErrors is the word-level edit distance between ref and hyp.
-func wordErrors(ref, hyp []string) int {
-	prev := make([]int, len(hyp)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := range ref {
-		cur := make([]int, len(hyp)+1)
-		cur[0] = i + 1
-		for j := range hyp {
-			c := prev[j]
-			if ref[i] != hyp[j] {
-				c++
-			}
-			cur[j+1] = min(c, prev[j+1]+1, cur[j]+1)
-		}
-		prev = cur
-	}
-	return prev[len(hyp)]
 }

@@ -4,48 +4,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
-)
 
-// align returns the word-level Levenshtein alignment of ref and hyp as
-// pairs (ref word, hyp word); "" marks an insertion or a deletion.
-func align(ref, hyp []string) [][2]string {
-	n, m := len(ref), len(hyp)
-	d := make([][]int, n+1)
-	for i := range d {
-		d[i] = make([]int, m+1)
-		d[i][0] = i
-	}
-	for j := 0; j <= m; j++ {
-		d[0][j] = j
-	}
-	for i := 1; i <= n; i++ {
-		for j := 1; j <= m; j++ {
-			c := d[i-1][j-1]
-			if ref[i-1] != hyp[j-1] {
-				c++
-			}
-			d[i][j] = min(c, d[i-1][j]+1, d[i][j-1]+1)
-		}
-	}
-	var out [][2]string
-	for i, j := n, m; i > 0 || j > 0; {
-		switch {
-		case i > 0 && j > 0 && d[i][j] == d[i-1][j-1]+b2i(ref[i-1] != hyp[j-1]):
-			out = append(out, [2]string{ref[i-1], hyp[j-1]})
-			i, j = i-1, j-1
-		case i > 0 && d[i][j] == d[i-1][j]+1:
-			out = append(out, [2]string{ref[i-1], ""})
-			i--
-		default:
-			out = append(out, [2]string{"", hyp[j-1]})
-			j--
-		}
-	}
-	for l, r := 0, len(out)-1; l < r; l, r = l+1, r-1 {
-		out[l], out[r] = out[r], out[l]
-	}
-	return out
-}
+	"github.com/cuecard/cuecard/stream/internal/wer"
+)
 
 // errorTally counts the recognizer's mistakes by kind and by word pair.
 type errorTally struct {
@@ -64,7 +25,7 @@ func (t *errorTally) add(ref, hyp []string) {
 			t.oov[w]++
 		}
 	}
-	for _, p := range align(ref, hyp) {
+	for _, p := range wer.Align(ref, hyp) {
 		switch {
 		case p[0] == p[1]:
 			continue

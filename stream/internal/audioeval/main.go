@@ -20,6 +20,7 @@ import (
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/stream/internal/wer"
 	"github.com/cuecard/cuecard/synth"
 )
 
@@ -275,7 +276,7 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 					}
 				}
 				hyp := normalize(strings.Join(res.finals[sp], " "))
-				se := editDistance(ref, hyp)
+				se := wer.Errors(ref, hyp)
 				e += se
 				w += len(ref)
 				sideErrs[sp] += se
@@ -352,7 +353,7 @@ func evalLibrivox(ctx context.Context, f flags, cfg stream.Config, tr stream.Tra
 		}
 		ref := normalize(string(b))
 		hyp := normalize(strings.Join(res.finals[coach.Rep], " "))
-		e := editDistance(ref, hyp)
+		e := wer.Errors(ref, hyp)
 		errs += e
 		words += len(ref)
 		cpu += res.cpu

@@ -148,24 +148,3 @@ func spell(n int64) []string {
 	}
 	return nil
 }
-
-// editDistance is the word-level Levenshtein distance.
-func editDistance(ref, hyp []string) int {
-	prev := make([]int, len(hyp)+1)
-	cur := make([]int, len(hyp)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ref); i++ {
-		cur[0] = i
-		for j := 1; j <= len(hyp); j++ {
-			c := prev[j-1]
-			if ref[i-1] != hyp[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(hyp)]
-}

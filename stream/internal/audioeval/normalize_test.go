@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/cuecard/cuecard/stream/internal/wer"
 )
 
 func TestNormalize(t *testing.T) {
@@ -17,7 +19,7 @@ func TestNormalize(t *testing.T) {
 			t.Errorf("normalize(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if d := editDistance(strings.Fields("a b c d"), strings.Fields("a x c")); d != 2 {
+	if d := wer.Errors(strings.Fields("a b c d"), strings.Fields("a x c")); d != 2 {
 		t.Errorf("edit distance %d, want 2", d)
 	}
 }
