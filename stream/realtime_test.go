@@ -111,14 +111,7 @@ func TestRealtimeEventSequence(t *testing.T) {
 	srv := newRealtimeServer(t, 0)
 	rt := newRealtime(t, srv.URL, 1000)
 	rep, pro := toneCall(2, 2500)
-	cfg := stream.DefaultConfig()
-	var p *stream.Pipeline
-	got := collect(t, func(emit func(coach.Input) error) error {
-		p = stream.NewPipeline(cfg, rt, emit)
-		defer p.Close()
-		feed(t, p, rep, pro, nil)
-		return p.Flush(context.Background())
-	})
+	got, _ := runPipeline(t, rt, rep, pro, false)
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.query != "/v1/realtime?intent=transcription" || srv.auth != "Bearer sk-test" || srv.conns != 1 {
@@ -158,7 +151,7 @@ func TestRealtimeEventSequence(t *testing.T) {
 		t.Errorf("finals name %d samples, %d were committed", sum, total)
 	}
 	for i, e := range ends {
-		seg := int(e.EndMS-e.StartMS+int64(cfg.PreRollMS)) * 24
+		seg := int(e.EndMS-e.StartMS+int64(stream.DefaultConfig().PreRollMS)) * 24
 		if i == 0 && total < seg {
 			t.Errorf("%d samples committed, segments hold at least %d", total, seg)
 		}
@@ -191,15 +184,7 @@ func TestRealtimeSocketDropsMidUtterance(t *testing.T) {
 	srv := newRealtimeServer(t, 30) // drops 0.6 s into the first segment
 	rt := newRealtime(t, srv.URL, 0)
 	rep, pro := toneCall(3, 1500)
-	cfg := stream.DefaultConfig()
-	cfg.AwaitFinals = true
-	var p *stream.Pipeline
-	got := collect(t, func(emit func(coach.Input) error) error {
-		p = stream.NewPipeline(cfg, rt, emit)
-		defer p.Close()
-		feed(t, p, rep, pro, nil)
-		return p.Flush(context.Background())
-	})
+	got, p := runPipeline(t, rt, rep, pro, true)
 	st := p.Stats()
 	if st.Failed != 1 || st.Transcribed != 2 {
 		t.Errorf("stats %+v: want the first segment failed, the others transcribed", st)
@@ -239,19 +224,27 @@ func TestRealtimeMalformedEvent(t *testing.T) {
 	defer srv.Close()
 	rt := newRealtime(t, srv.URL, 0)
 	rep, pro := toneCall(1, 1000)
-	cfg := stream.DefaultConfig()
-	cfg.AwaitFinals = true
-	var p *stream.Pipeline
-	got := collect(t, func(emit func(coach.Input) error) error {
-		p = stream.NewPipeline(cfg, rt, emit)
-		defer p.Close()
-		feed(t, p, rep, pro, nil)
-		return p.Flush(context.Background())
-	})
+	got, p := runPipeline(t, rt, rep, pro, true)
 	if st := p.Stats(); st.Failed != 1 {
 		t.Errorf("stats %+v", st)
 	}
 	if s := kinds(got, coach.Status); len(s) != 1 || !strings.Contains(s[0].Text, "malformed") {
 		t.Errorf("status %+v", s)
 	}
+}
+
+// runPipeline feeds rep and pro through a default pipeline on tr (waiting
+// for every final if awaitFinals) and returns its inputs and the pipeline.
+func runPipeline(t *testing.T, tr stream.Transcriber, rep, pro []float32, awaitFinals bool) ([]coach.Input, *stream.Pipeline) {
+	t.Helper()
+	cfg := stream.DefaultConfig()
+	cfg.AwaitFinals = awaitFinals
+	var p *stream.Pipeline
+	got := collect(t, func(emit func(coach.Input) error) error {
+		p = stream.NewPipeline(cfg, tr, emit)
+		defer p.Close()
+		feed(t, p, rep, pro, nil)
+		return p.Flush(context.Background())
+	})
+	return got, p
 }
