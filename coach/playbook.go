@@ -57,6 +57,8 @@ type Playbook struct {
 	Source []byte
 
 	stemExc   map[string]string
+	model     *SignalModel
+	threshold []float64 // per model label
 	layout    *envLayout
 	questions *matcher
 	qlead     *matcher
@@ -186,8 +188,16 @@ type yPlaybook struct {
 	Flags     []yFlag             `yaml:"flags"`
 	Stages    []yStage            `yaml:"stages"`
 	Cues      []yCue              `yaml:"cues"`
+	Model     yModel              `yaml:"model"`
 	Lexicons  map[string][]string `yaml:"lexicons"` // anchors for reuse; not read directly
 	StemExc   map[string]string   `yaml:"stem_exceptions"`
+}
+
+// yModel names the signal model and the score at which each of its
+// signals counts (u.is.*).
+type yModel struct {
+	Name       lstr               `yaml:"name"`
+	Thresholds map[string]float64 `yaml:"thresholds"`
 }
 
 type yQuestions struct {
@@ -318,7 +328,7 @@ func (c *compiler) compile(y *yPlaybook) error {
 	if err := c.signals(&y.Signals); err != nil {
 		return err
 	}
-	names := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true}
+	names := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true, "tone": true, "score": true, "is": true}
 	var signals, derives, flags []string
 	for _, sd := range c.pb.signals {
 		signals = append(signals, sd.name)
@@ -342,7 +352,14 @@ func (c *compiler) compile(y *yPlaybook) error {
 		seenFlag[f.Name.V] = true
 		flags = append(flags, f.Name.V)
 	}
-	c.pb.layout = newEnvLayout(signals, derives, flags)
+	if err := c.model(&y.Model); err != nil {
+		return err
+	}
+	var labels []string
+	if c.pb.model != nil {
+		labels = c.pb.model.hdr.Labels
+	}
+	c.pb.layout = newEnvLayout(signals, derives, flags, labels)
 	c.env = c.pb.layout.instance().ptr
 	for i, d := range y.Derive {
 		// A derive is computed in order and may use only those above it.
@@ -453,7 +470,7 @@ func (c *compiler) signals(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return c.errf(n.Line, "signals: want a mapping of signal name to phrases")
 	}
-	reserved := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true}
+	reserved := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true, "tone": true, "score": true, "is": true}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		name := k.Value
@@ -519,12 +536,53 @@ func (c *compiler) quoteFrom(list lstrs) ([]int, error) {
 			continue
 		}
 		i, ok := c.sig[s.V]
+		if ok {
+			out = append(out, i)
+		}
+		if m := c.pb.model; m != nil {
+			if l, isLabel := m.labels[s.V]; isLabel {
+				out = append(out, len(c.pb.signals)+l)
+				ok = true
+			}
+		}
 		if !ok {
 			return nil, c.errf(s.Line, "quote_from: no signal named %q", s.V)
 		}
-		out = append(out, i)
 	}
 	return out, nil
+}
+
+// model loads the signal model the playbook names and its thresholds.
+func (c *compiler) model(y *yModel) error {
+	if y.Name.V == "" {
+		if len(y.Thresholds) > 0 {
+			return c.errf(y.Name.Line, "model: thresholds without a model name")
+		}
+		return nil
+	}
+	m, err := BuiltinSignalModel()
+	if err != nil {
+		return c.errf(y.Name.Line, "model: %v", err)
+	}
+	if y.Name.V != m.Name() {
+		return c.errf(y.Name.Line, "model: no signal model named %q (built in: %s)", y.Name.V, m.Name())
+	}
+	c.pb.model = m
+	c.pb.threshold = make([]float64, len(m.hdr.Labels))
+	for i, l := range m.hdr.Labels {
+		c.pb.threshold[i] = m.Threshold(l)
+	}
+	for l, th := range y.Thresholds {
+		i, ok := m.labels[l]
+		if !ok {
+			return c.errf(y.Name.Line, "model.thresholds: model %s has no signal %q", m.Name(), l)
+		}
+		if th <= 0 || th >= 1 {
+			return c.errf(y.Name.Line, "model.thresholds: %s must be between 0 and 1", l)
+		}
+		c.pb.threshold[i] = th
+	}
+	return nil
 }
 
 func (c *compiler) stages(ys []yStage) error {

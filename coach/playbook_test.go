@@ -54,13 +54,13 @@ func TestPlaybookErrorsNameFileAndLine(t *testing.T) {
 			return edit(t, "  pause_ms: 1500", "  pause_ms: 1500\n  pause_msec: 10")
 		}, "pause_msec", "field pause_msec not found"},
 		{"expression syntax", func(t *testing.T) []byte {
-			return edit(t, `when: u.speaker == "rep" && u.self_serving > 0`, `when: u.speaker == "rep" &&& u.self_serving`)
+			return edit(t, `when: u.serving_self`, `when: u.serving_self &&& u.final`)
 		}, "&&&", "cue self_serving when"},
 		{"unknown signal in a rule", func(t *testing.T) []byte {
-			return edit(t, `when: u.speaker == "rep" && u.self_serving > 0`, `when: u.speaker == "rep" && u.selfserving > 0`)
+			return edit(t, `when: u.serving_self`, `when: u.selfserving`)
 		}, "u.selfserving", "cue self_serving when"},
 		{"rule that is not boolean", func(t *testing.T) []byte {
-			return edit(t, `when: u.speaker == "rep" && u.self_serving > 0`, `when: u.words`)
+			return edit(t, `when: u.serving_self`, `when: u.words`)
 		}, "when: u.words", "cue self_serving when"},
 		{"bad phrase", func(t *testing.T) []byte {
 			return edit(t, "      - yeah no|no thanks|no thank you", "      - yeah no|(no thanks")

@@ -28,7 +28,7 @@ func TestSignals(t *testing.T) {
 			map[string]any{"concrete_pain": false}},
 		{"solved, then a present problem", coach.Prospect,
 			"that used to be a problem but we fixed it now the real issue is churn we lost a lot of accounts and missed our number",
-			map[string]any{"concrete_pain": true}},
+			map[string]any{"pain": 4}},
 		{"negated", coach.Prospect,
 			"Honestly it's not a problem for us, nothing is broken and we are not losing anyone right now, the team is doing fine.",
 			map[string]any{"concrete_pain": false}},
@@ -83,7 +83,7 @@ func TestSignals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			x := pb.Explain(tt.speaker, tt.text)
+			x := pb.Explain(tt.speaker, tt.text, "")
 			for k, want := range tt.want {
 				if got := x.Features[k]; got != want {
 					t.Errorf("%s = %v, want %v (matches %v, cancelled %v)", k, got, want, x.Matches, x.Cancelled)

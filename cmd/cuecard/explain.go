@@ -13,6 +13,7 @@ func runExplain(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := newFlags("explain", stderr)
 	speaker := fs.String("speaker", "prospect", "who says it: rep or prospect")
 	playbook := fs.String("playbook", "", "playbook YAML file (default: the built-in playbook)")
+	after := fs.String("after", "", "what the other side said just before (the signal model reads the utterance in its context)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -21,7 +22,7 @@ func runExplain(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		return usagef("--speaker must be rep or prospect")
 	}
 	if fs.NArg() == 0 {
-		return usagef("usage: cuecard explain [--speaker rep|prospect] [--playbook FILE] TEXT")
+		return usagef("usage: cuecard explain [--speaker rep|prospect] [--after TEXT] [--playbook FILE] TEXT")
 	}
 	pb, err := loadPlaybook(*playbook)
 	if err != nil {
@@ -29,5 +30,5 @@ func runExplain(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(pb.Explain(spk, strings.Join(fs.Args(), " ")))
+	return enc.Encode(pb.Explain(spk, strings.Join(fs.Args(), " "), *after))
 }

@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"serve":   {"run the server: HTTP API, live WebSocket/WebRTC sessions, web UI", runServe},
 		"stream":  {"play a call's two WAV files into a server and print the events", runStream},
 		"synth":   {"speak a transcript with two voices into WAV files (a test or demo call)", runSynth},
+		"train":   {"learn the coach's signal model from a labelled corpus, with cross-validated figures", runTrain},
 	}
 }
 
