@@ -502,15 +502,17 @@ func (e *Engine) enterStage(i int, in Input, t *text, _ string) {
 	e.out = append(e.out, Event{Type: EventStage, AtMS: in.AtMS, Stage: e.pb.stages[i].id, From: from, Evidence: ev})
 }
 
-// advanceStage moves to the furthest later stage whose entry rule holds.
+// advanceStage enters, in order, every later stage whose entry rule holds:
+// evidence for a late stage can also be evidence for the ones before it
+// (a question that brings the future forward shows the talk is on the
+// business), and stages whose rules do not hold are skipped.
 func (e *Engine) advanceStage(in Input, t *text) {
-	for i := len(e.pb.stages) - 1; i > e.stage && i > 0; i-- {
+	for i := max(e.stage+1, 1); i < len(e.pb.stages); i++ {
 		if p := e.pb.stages[i].enter; p != nil && e.run(p) {
 			if e.stage < 0 {
 				e.enterStage(0, in, t, "") // a later stage from a partial: the call began
 			}
 			e.enterStage(i, in, t, "")
-			return
 		}
 	}
 }

@@ -283,9 +283,6 @@ func (m *SignalModel) extract(f *features, spk Speaker, t, ctx *text) {
 	if ctx == nil || len(ctx.toks) == 0 {
 		add(fhash('c', ""), -1)
 	} else {
-		for _, tk := range ctx.toks {
-			add(fhash('c', tk.stem), -1)
-		}
 		for _, s := range ctx.sents {
 			if s.question {
 				add(fhash('C'), -1)
