@@ -11,9 +11,9 @@ FUZZTIME ?= 5s
 DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \
 	libopus-dev libopusfile-dev libsoxr-dev flite sox
 # ...and what only the tests need (the browser for the UI's end-to-end tests).
-TEST_PACKAGES := chromium fonts-liberation
+TEST_PACKAGES := chromium fonts-liberation python3
 
-.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet fmt-check clean vectors train
+.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet fmt-check clean vectors train leak-check
 
 all: build
 
@@ -52,9 +52,16 @@ demo: build $(DATA)/demo/rep.wav
 	./$(BIN) analyze --transcript examples/demo-call.jsonl | grep -v '"talk"'
 	./$(BIN) analyze --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav | grep -v '"talk"'
 
-test: test-deps fmt-check vet
+test: test-deps fmt-check vet leak-check
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+# leak-check fails when the repository holds text of the evaluation calls
+# (they measure the coach; they must never train or test it).
+LEAK_CHECK := ../shared/tools/eval-leak-check.py
+leak-check:
+	@if [ -f $(LEAK_CHECK) ]; then python3 $(LEAK_CHECK) .; \
+	else echo "leak-check: $(LEAK_CHECK) is absent (no shared evaluation set beside this clone), skipped"; fi
 
 fmt-check:
 	@bad=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -76,14 +83,22 @@ fuzz:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# eval scores the coach on labelled calls (EVAL_DIR, by default the shared
-# set), from their transcripts; eval-audio on synthesized audio of them.
+# eval scores the coach on labelled calls from their transcripts: the
+# held-out calls in eval/heldout and eval/heldout2 (never trained on), then
+# the shared evaluation sets when they are beside the clone; eval-audio on
+# synthesized audio of EVAL_DIR.
 EVAL_DIR ?= ../shared/eval/calls
+SHARED_EVAL := ../shared/eval/calls ../shared/eval/calls2
 eval: build
-	./$(BIN) eval $(EVAL_DIR)
+	./$(BIN) eval eval/heldout
+	./$(BIN) eval eval/heldout2
+	@for d in $(SHARED_EVAL); do \
+		if [ -d $$d ]; then ./$(BIN) eval $$d; else echo "eval: $$d is absent, skipped"; fi; \
+	done
 
 eval-audio: build
-	./$(BIN) eval --audio --audio-dir $(DATA)/eval-audio $(EVAL_DIR)
+	@if [ -d $(EVAL_DIR) ]; then ./$(BIN) eval --audio --audio-dir $(DATA)/eval-audio $(EVAL_DIR); \
+	else echo "eval-audio: $(EVAL_DIR) is absent, skipped"; fi
 
 clean:
 	rm -rf bin
