@@ -10,10 +10,11 @@ FUZZTIME ?= 5s
 # Debian packages the build and the tests need.
 DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \
 	libopus-dev libopusfile-dev libsoxr-dev flite sox
-# ...and what only the tests need (the browser for the UI's end-to-end tests).
-TEST_PACKAGES := chromium fonts-liberation python3
+# ...and what only the tests need (the browser for the UI's end-to-end tests,
+# Node for the UI's unit tests, Python for the evaluation leak check).
+TEST_PACKAGES := chromium fonts-liberation nodejs python3
 
-.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet fmt-check clean vectors train leak-check
+.PHONY: all deps test-deps apt-install build run demo test test-js fuzz bench eval eval-audio vet fmt-check clean vectors train leak-check
 
 all: build
 
@@ -52,7 +53,7 @@ demo: build $(DATA)/demo/rep.wav
 	./$(BIN) analyze --transcript examples/demo-call.jsonl | grep -v '"talk"'
 	./$(BIN) analyze --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav | grep -v '"talk"'
 
-test: test-deps fmt-check vet leak-check
+test: test-deps fmt-check vet leak-check test-js
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -62,6 +63,15 @@ LEAK_CHECK := ../shared/tools/eval-leak-check.py
 leak-check:
 	@if [ -f $(LEAK_CHECK) ]; then python3 $(LEAK_CHECK) .; \
 	else echo "leak-check: $(LEAK_CHECK) is absent (no shared evaluation set beside this clone), skipped"; fi
+
+# test-js runs the browser UI's unit tests (webui/jstest) with Node's own
+# test runner; they need no packages from npm.
+test-js:
+	@if command -v node >/dev/null; then \
+		node --test --test-reporter=spec webui/jstest/*.test.js; \
+	else \
+		echo "test-js: SKIPPED, node is not installed (apt-get install nodejs)"; \
+	fi
 
 fmt-check:
 	@bad=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \

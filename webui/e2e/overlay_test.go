@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/webui"
 	"github.com/cuecard/cuecard/webui/internal/browsertest"
 )
@@ -63,15 +65,18 @@ func (l *connTracker) cut() {
 	l.conns = nil
 }
 
-func newHarness(tb testing.TB) *harness {
+// newHarness starts the server with playbook pb (nil: the default one) and
+// recognizer tr (nil: none, talk metrics only).
+func newHarness(tb testing.TB, pb *coach.Playbook, tr stream.Transcriber) *harness {
 	tb.Helper()
 	db, err := store.Open(context.Background(), tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pb, err := coach.DefaultPlaybook()
-	if err != nil {
-		tb.Fatal(err)
+	if pb == nil {
+		if pb, err = coach.DefaultPlaybook(); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	rc := server.DefaultWebRTCConfig()
 	rc.UDPPort, rc.ListenIP, rc.IncludeLoopback = 0, "127.0.0.1", true
@@ -82,7 +87,7 @@ func newHarness(tb testing.TB) *harness {
 	cfg := server.DefaultConfig()
 	cfg.UI = server.WithUITestHooks(webui.FS(""))
 	cfg.WebRTC = rtc
-	srv := server.New(cfg, db, sphinx, pb, nil)
+	srv := server.New(cfg, db, tr, pb, nil)
 
 	mux := http.NewServeMux()
 	mux.Handle("/test-audio/", http.StripPrefix("/test-audio/", http.FileServer(http.Dir(callDir))))
@@ -270,9 +275,18 @@ const shownCuesJS = `(() => {
 func TestOverlayCoachesLiveCall(t *testing.T) {
 	need(t)
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, nil, sphinx)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 100*time.Second)
 	id := startCall(t, ctx, h.url+"/?test-prospect=/test-audio/prospect.wav")
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, ev := range h.events(t, id, "transcript", "cue", "cue_outcome", "stage", "status") {
+				if ev.Type != "transcript" || ev.Final {
+					t.Logf("server sent: %s at %d ms: %s%s%s", ev.Type, ev.AtMS, ev.Cue, ev.Stage, ev.Text)
+				}
+			}
+		}
+	})
 
 	transport := eval[string](t, ctx, `document.querySelector('#conn').dataset.transport`)
 	if transport != "webrtc" {
@@ -382,7 +396,7 @@ func TestOverlayCoachesLiveCall(t *testing.T) {
 func TestOverlayWarnsWhenProspectSilent(t *testing.T) {
 	need(t)
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, nil, sphinx)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 80*time.Second)
 	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/silence.wav&transport=ws")
 
@@ -416,7 +430,7 @@ func TestOverlayWarnsWhenProspectSilent(t *testing.T) {
 func TestOverlayReconnects(t *testing.T) {
 	need(t)
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, nil, sphinx)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 90*time.Second)
 	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/prospect.wav&transport=ws")
 	waitFor(t, ctx, "talk metrics", `document.querySelector('#share-call .value').textContent.endsWith('%')`, 20*time.Second)
@@ -440,4 +454,50 @@ func TestOverlayReconnects(t *testing.T) {
 	if err != nil || ses.Summary == nil {
 		t.Fatalf("session %+v %v", ses, err)
 	}
+}
+
+// TestOverlayTalkLimitsFromServer runs the overlay against a playbook whose
+// talk settings differ from the default playbook's (a 20-40% band, a
+// 2-minute window, a 2 s monologue limit) and checks that the talk share
+// and the monologue timer are judged by them: the page keeps no copy.
+// Talk metrics need no recognizer, so the server runs none; the test runs
+// on its own, before the parallel ones, as they load the CPU.
+func TestOverlayTalkLimitsFromServer(t *testing.T) {
+	need(t)
+	def, err := coach.DefaultPlaybook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := regexp.MustCompile(`(?m)^talk:\n(?:[ \t]+.*\n)+`).ReplaceAll(def.Source,
+		[]byte("talk:\n  window_ms: 120000\n  healthy_rep_share: [0.2, 0.4]\n  monologue_warn_ms: 1000\n  monologue_limit_ms: 2000\n"))
+	pb, err := coach.ParsePlaybook("talk.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pb.Talk.HealthyRepShare != [2]float64{0.2, 0.4} || pb.Talk.MonologueLimitMS != 2000 {
+		t.Fatalf("the test playbook's talk settings are %+v", pb.Talk)
+	}
+	h := newHarness(t, pb, nil)
+	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 80*time.Second)
+	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/silence.wav&transport=ws")
+
+	if got := eval[string](t, ctx, `document.querySelector('#share-window .window-len').textContent`); got != "2 min" {
+		t.Errorf("recent window shown as %q, want 2 min", got)
+	}
+	band := eval[string](t, ctx, `(() => { const b = document.querySelector('#share-call .band'); return b.style.left + ' ' + b.style.width; })()`)
+	if band != "20% 20%" {
+		t.Errorf("healthy band drawn at left, width %q, want 20%% 20%%", band)
+	}
+	// Only the rep talks: the share is above the band, and the rep's first
+	// utterance (7 s) runs past the 2 s limit.
+	waitFor(t, ctx, "the share judged against the server's band",
+		`document.querySelector('#share-call').dataset.verdict === 'high'`, 30*time.Second)
+	if got := eval[string](t, ctx, `document.querySelector('#share-call .verdict').textContent`); got != "▲ above the healthy 20–40%: let them talk" {
+		t.Errorf("talk share verdict %q", got)
+	}
+	waitFor(t, ctx, "the monologue over the server's limit", `document.querySelector('#mono').dataset.level === 'over'`, 20*time.Second)
+	if got := eval[string](t, ctx, `document.querySelector('#mono .mono-note').textContent`); got != "Over the limit: stop and ask a question." {
+		t.Errorf("monologue note %q", got)
+	}
+	stopCall(t, ctx)
 }

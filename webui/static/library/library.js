@@ -5,7 +5,7 @@ import { api, clock, duration, el, pct, shareTag, STAGE_NAMES } from "/replay/co
 const $ = (s) => document.querySelector(s);
 const filters = $("#filters");
 const tbody = $("#sessions tbody");
-let band = [0.35, 0.55];
+let band = null; // the playbook's healthy rep share, once the server has said
 let cursors = [""]; // cursors[i] opens page i
 let page = 0;
 let nextCursor = "";
@@ -51,7 +51,7 @@ function render(res) {
 function row(s) {
   const date = new Date(s.created_at);
   const ended = s.status === "ended";
-  const tag = shareTag(s.rep_share, band);
+  const tag = band && shareTag(s.rep_share, band);
   const title = s.title || (s.source === "upload" ? "Uploaded call" : "Live call");
   return el("tr", { "data-id": s.id },
     el("td", {}, el("input", { type: "checkbox", class: "pick", value: s.id, "aria-label": `Select ${title} of ${date.toLocaleString()}` })),
@@ -60,7 +60,7 @@ function row(s) {
     el("td", {}, el("a", { href: `/sessions/${encodeURIComponent(s.id)}` }, title),
       ended ? "" : el("span", { class: "muted", id: `st-${s.id}` }, ` (${s.status === "live" && s.source === "upload" ? "analyzing" : s.status})`)),
     el("td", { class: "num" }, ended ? duration(s.duration_ms) : "—"),
-    el("td", { class: "num" }, ended ? [pct(s.rep_share), " ", el("span", { class: `tag ${tag.cls}` }, tag.text)] : "—"),
+    el("td", { class: "num" }, ended ? [pct(s.rep_share), tag && " ", tag && el("span", { class: `tag ${tag.cls}` }, tag.text)] : "—"),
     el("td", { class: "num" }, ended ? clock(s.longest_rep_monologue_ms) : "—"),
     el("td", {}, STAGE_NAMES[s.furthest_stage] || el("span", { class: "muted" }, "none")),
     el("td", { class: "num" }, ended ? `${s.cues_taken} / ${s.cues_fired}` + (s.cues_fired ? ` (${pct(s.uptake)})` : "") : "—"));
@@ -254,7 +254,7 @@ function renderBacktest(r) {
   const q = new URLSearchParams(location.search);
   for (const [k, v] of q) if (filters.elements[k]) filters.elements[k].value = v;
   markSort();
-  try { band = (await api("/v1/playbook")).talk.healthy_rep_share || band; } catch { /* default band */ }
+  try { band = (await api("/v1/playbook")).talk.healthy_rep_share; } catch { /* shares shown without a verdict */ }
   try {
     const reps = await api("/v1/reps");
     const sel = $("#f-rep");

@@ -52,9 +52,8 @@ export const STAGE_NAMES = {
   rapport: "Rapport", discovery: "Discovery", future: "Future", relationship: "Relationship", commitment: "Commitment",
 };
 
-/** shareTag says how a rep talk share compares with the healthy band, in words. */
-export function shareTag(share, band) {
-  const [lo, hi] = band || [0.35, 0.55];
+/** shareTag says how a rep talk share compares with the healthy band [lo, hi] (the playbook's), in words. */
+export function shareTag(share, [lo, hi]) {
   if (share > hi) return { cls: "high", text: "too high" };
   if (share < lo) return { cls: "low", text: "low" };
   return { cls: "good", text: "healthy" };

@@ -343,10 +343,10 @@ function update(ms, force = false) {
 // ---- talk share chart ------------------------------------------------------
 
 function renderChart() {
-  const [lo, hi] = data.playbook.talk.healthy_rep_share || [0.35, 0.55];
+  const [lo, hi] = data.playbook.talk.healthy_rep_share;
   const xs = data.talk.map((p) => p[0] / 1000), share = data.talk.map((p) => 100 * p[1]), win = data.talk.map((p) => 100 * p[2]);
   const box = $("#talk-chart");
-  const winMin = Math.round((data.playbook.talk.window_ms || 180000) / 60000);
+  const winMin = Math.round(data.playbook.talk.window_ms / 60000);
   $("#chart-note").textContent = `Solid line: the rep's share of talk so far. Dashed: over the last ${winMin} minutes. Green band: healthy, ${pct(lo)}–${pct(hi)}. Click the chart to play from there.`;
   if (!xs.length) { box.replaceChildren(el("p", { class: "muted" }, "No talk data.")); return; }
   const opts = {
@@ -389,8 +389,8 @@ function renderMetrics() {
   const tb = $("#metrics tbody");
   if (!m) { tb.replaceChildren(el("tr", {}, el("td", { colspan: "3", class: "muted" }, "Metrics appear when the call has ended."))); return; }
   const talk = data.playbook.talk;
-  const [lo, hi] = talk.healthy_rep_share || [0.35, 0.55];
-  const limit = talk.monologue_limit_ms || 45000;
+  const [lo, hi] = talk.healthy_rep_share;
+  const limit = talk.monologue_limit_ms;
   const verdict = (v, min, max) => (min != null && v < min ? "▼ below" : max != null && v > max ? "▲ above" : "✓ in range");
   const rows = [
     ["Rep talk share", "rep talk time ÷ (rep + prospect talk time), whole call", pct(m.rep_share), `${pct(lo)}–${pct(hi)}`, verdict(m.rep_share, lo, hi)],
