@@ -196,8 +196,8 @@ type yPlaybook struct {
 // yModel names the signal model and the score at which each of its
 // signals counts (u.is.*).
 type yModel struct {
-	Name       lstr               `yaml:"name"`
-	Thresholds map[string]float64 `yaml:"thresholds"`
+	Name       lstr      `yaml:"name"`
+	Thresholds yaml.Node `yaml:"thresholds"`
 }
 
 type yQuestions struct {
@@ -554,9 +554,10 @@ func (c *compiler) quoteFrom(list lstrs) ([]int, error) {
 
 // model loads the signal model the playbook names and its thresholds.
 func (c *compiler) model(y *yModel) error {
+	th := &y.Thresholds
 	if y.Name.V == "" {
-		if len(y.Thresholds) > 0 {
-			return c.errf(y.Name.Line, "model: thresholds without a model name")
+		if th.Kind == yaml.MappingNode && len(th.Content) > 0 {
+			return c.errf(th.Line, "model: thresholds without a model name")
 		}
 		return nil
 	}
@@ -572,15 +573,26 @@ func (c *compiler) model(y *yModel) error {
 	for i, l := range m.hdr.Labels {
 		c.pb.threshold[i] = m.Threshold(l)
 	}
-	for l, th := range y.Thresholds {
-		i, ok := m.labels[l]
+	if th.Kind == 0 {
+		return nil
+	}
+	if th.Kind != yaml.MappingNode {
+		return c.errf(th.Line, "model.thresholds: want a mapping of signal to threshold")
+	}
+	for i := 0; i+1 < len(th.Content); i += 2 {
+		k, v := th.Content[i], th.Content[i+1]
+		l, ok := m.labels[k.Value]
 		if !ok {
-			return c.errf(y.Name.Line, "model.thresholds: model %s has no signal %q", m.Name(), l)
+			return c.errf(k.Line, "model.thresholds: model %s has no signal %q", m.Name(), k.Value)
 		}
-		if th <= 0 || th >= 1 {
-			return c.errf(y.Name.Line, "model.thresholds: %s must be between 0 and 1", l)
+		var x float64
+		if err := v.Decode(&x); err != nil {
+			return c.errf(v.Line, "model.thresholds: %s: cannot unmarshal %q into a number", k.Value, v.Value)
 		}
-		c.pb.threshold[i] = th
+		if !(x > 0 && x < 1) {
+			return c.errf(v.Line, "model.thresholds: %s must be between 0 and 1", k.Value)
+		}
+		c.pb.threshold[l] = x
 	}
 	return nil
 }

@@ -47,6 +47,14 @@ var valence = sync.OnceValue(func() map[string]int {
 
 const modelMagic = "cuecard-signals 1\n"
 
+// Bounds on a model file's header, so that a damaged one cannot make the
+// decoder's size arithmetic overflow.
+const (
+	maxModelLabels   = 64
+	maxModelFeatures = 1 << 24
+	maxModelDense    = 4096
+)
+
 // ModelSpeakers says which side a signal can come from.
 type ModelSpeakers uint8
 
@@ -146,8 +154,12 @@ func DecodeSignalModel(b []byte) (*SignalModel, error) {
 	}
 	b = b[nl+1:]
 	nl, nf := len(m.hdr.Labels), m.hdr.Features
-	if nl == 0 || len(m.hdr.Speakers) != nl || nf < 0 || m.hdr.Dense < 0 {
+	if nl == 0 || nl > maxModelLabels || len(m.hdr.Speakers) != nl || nf < 0 || nf > maxModelFeatures ||
+		m.hdr.Dense < 0 || m.hdr.Dense > maxModelDense {
 		return bad("bad header")
+	}
+	if m.hdr.Thresholds == nil {
+		m.hdr.Thresholds = map[string]float64{}
 	}
 	if want := nf*8 + nl*m.cols()*4 + nl*4; len(b) != want {
 		return bad(fmt.Sprintf("%d bytes of weights, want %d", len(b), want))

@@ -57,6 +57,9 @@ func ReadCorpus(r io.Reader, name string, labels []string) ([]Example, error) {
 		if err := dec.Decode(&ex); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
+		if dec.More() {
+			return nil, fmt.Errorf("%s:%d: more than one JSON value on the line", name, line)
+		}
 		if err := ex.check(labels); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
@@ -479,6 +482,7 @@ func tally(exs []Example, scores [][]float64, l int, name string, th float64, sp
 // FoldsByHash assigns examples to k folds by a hash of their text, so an
 // example keeps its fold whatever else the corpus holds.
 func FoldsByHash(exs []Example, k int) []int {
+	k = max(k, 1)
 	out := make([]int, len(exs))
 	for i, ex := range exs {
 		h := fnv.New32a()
@@ -515,6 +519,9 @@ func FoldsBySource(exs []Example) ([]int, int) {
 
 // SetThresholds records thresholds (from a cross-validation) in the model.
 func (m *SignalModel) SetThresholds(scores []LabelScore) {
+	if m.hdr.Thresholds == nil {
+		m.hdr.Thresholds = map[string]float64{}
+	}
 	for _, s := range scores {
 		m.hdr.Thresholds[s.Label] = s.Threshold
 	}

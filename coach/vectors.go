@@ -38,6 +38,9 @@ func EncodeVectors(words []string, vecs [][]float32) ([]byte, error) {
 		return nil, errors.New("encode vectors: no words, or words and vectors differ in number")
 	}
 	dim := len(vecs[0])
+	if dim == 0 || dim > 1024 {
+		return nil, fmt.Errorf("encode vectors: %d values a vector, want 1 to 1024", dim)
+	}
 	var b bytes.Buffer
 	b.WriteString(vectorsMagic)
 	_ = binary.Write(&b, binary.LittleEndian, [2]uint32{uint32(len(words)), uint32(dim)})
