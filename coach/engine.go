@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -129,6 +130,10 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 	}
 	e.out = e.out[:0]
 	e.now = in.AtMS
+	if in.Kind == Labels {
+		e.relabel(in)
+		return e.out, nil
+	}
 	var txt *text
 	switch in.Kind {
 	case SpeechStart:
@@ -280,15 +285,112 @@ func (e *Engine) features(in Input, t *text) {
 	u.Field(uNumbers).SetInt(int64(t.numbers))
 	u.Field(uQuestions).SetInt(int64(e.countQuestions(t)))
 	u.Field(uTone).SetInt(int64(tone(t)))
+	u.Field(uSecond).SetBool(false)
 	for i := range e.pb.signals {
 		n, first := e.signal(&e.pb.signals[i], t)
 		u.Field(uFixed + i).SetInt(int64(n))
 		e.sigFirst[i] = first
 	}
 	e.modelScores(in.Speaker, t)
+	e.derive()
+}
+
+// derive computes the playbook's derived values, in order.
+func (e *Engine) derive() {
 	for i, d := range e.pb.derives {
-		u.Field(uFixed + len(e.pb.signals) + i).SetBool(e.run(d.prog))
+		e.env.u.Field(uFixed + len(e.pb.signals) + i).SetBool(e.run(d.prog))
 	}
+}
+
+// relabel reads a final utterance again with a second detector's signals
+// in place of the model's: a cue whose rule now holds fires (marked with
+// its source) unless its moment has passed, and a cue fired on that
+// utterance whose rule no longer holds is withdrawn. Flags only get set
+// and stages only move forward: the call has gone on since.
+func (e *Engine) relabel(in Input) {
+	m := e.pb.model
+	if m == nil || strings.TrimSpace(in.Text) == "" {
+		return
+	}
+	t := e.an.analyze(in.Text)
+	u := Input{Kind: Final, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS, Text: in.Text}
+	tk := e.talk.snapshot(in.AtMS)
+	e.setTalkEnv(tk)
+	e.env.v.Field(envEvent).SetString("final")
+	e.env.v.Field(envNow).SetInt(in.AtMS)
+	e.features(u, &t)
+	e.env.u.Field(uSecond).SetBool(true)
+	base := uFixed + len(e.pb.signals) + len(e.pb.derives)
+	score, is := e.env.u.Field(base), e.env.u.Field(base+1)
+	for l, name := range m.hdr.Labels {
+		has := slices.Contains(in.Signals, name) && m.hdr.Speakers[l].has(in.Speaker)
+		p, first := 0.0, -1
+		if has {
+			p, first = 1, m.topToken(l, &e.feat, &t)
+			if first < 0 && len(t.toks) > 0 {
+				first = 0
+			}
+		}
+		score.Field(l).SetFloat(p)
+		is.Field(l).SetBool(has)
+		e.sigFirst[len(e.pb.signals)+l] = first
+	}
+	e.derive()
+	e.withdraw(u, in.Signals)
+	n := len(e.out)
+	e.advanceStage(u, &t)
+	e.fire(u, &t, tk)
+	for i := n; i < len(e.out); i++ {
+		if e.out[i].Type == EventCue {
+			e.out[i].Source = "llm"
+		}
+	}
+	for i, f := range e.pb.flags {
+		if e.run(f.set) {
+			e.env.state.Field(i).SetBool(true)
+		}
+	}
+}
+
+// withdraw takes back the cues fired on u's utterance when the second
+// detector finds none of the model signals the cue quotes from (the
+// signals it rests on). A cue that quotes none (a timing cue) stays.
+func (e *Engine) withdraw(u Input, signals []string) {
+	for i := range e.records {
+		r := &e.records[i]
+		if r.withdrawn || r.spk != u.Speaker || r.start != u.StartMS {
+			continue
+		}
+		rests := e.restsOn(&e.pb.cues[r.def])
+		if len(rests) == 0 || slices.ContainsFunc(rests, func(l string) bool { return slices.Contains(signals, l) }) {
+			continue
+		}
+		r.withdrawn = true
+		reason := "a second reading finds no such signal"
+		if len(signals) > 0 {
+			reason = "a second reading finds " + strings.Join(signals, ", ")
+		}
+		e.out = append(e.out, CueUpdate(Event{ID: r.ID, Cue: r.Cue}, u.AtMS, VerdictWithdrawn, "", reason))
+	}
+}
+
+// restsOn returns the model signals a cue quotes from: its own model
+// labels and the phrase signals of the same name.
+func (e *Engine) restsOn(d *cueDef) []string {
+	m := e.pb.model
+	var out []string
+	for _, q := range d.quote {
+		name := ""
+		if q >= len(e.pb.signals) {
+			name = m.hdr.Labels[q-len(e.pb.signals)]
+		} else if _, ok := m.labels[e.pb.signals[q].name]; ok {
+			name = e.pb.signals[q].name
+		}
+		if name != "" && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // modelScores sets u.score.* and u.is.* from the signal model, reading t
@@ -638,7 +740,8 @@ func (e *Engine) emitCue(i int, in Input, t *text, tk Talk) {
 		cs.armed = false
 	}
 	e.out = append(e.out, ev)
-	e.records = append(e.records, CueRecord{ID: id, Cue: d.ID, Title: d.Title, AtMS: in.AtMS, Evidence: ev.Evidence, Outcome: "open"})
+	e.records = append(e.records, CueRecord{ID: id, Cue: d.ID, Title: d.Title, AtMS: in.AtMS, Evidence: ev.Evidence, Outcome: "open",
+		def: i, spk: cs.trigSpk, start: cs.trigStart})
 	e.pending = append(e.pending, pendingOutcome{rec: len(e.records) - 1, def: i, at: in.AtMS,
 		deadline: in.AtMS + d.outWindowMS, share: tk.WindowRepShare, trigSpk: cs.trigSpk, trigStart: cs.trigStart})
 }

@@ -52,6 +52,7 @@ const (
 	uNumbers
 	uQuestions
 	uTone
+	uSecond
 	uFixed // signals start here, then derives
 )
 
@@ -79,8 +80,9 @@ func newEnvLayout(signals, derives, flags, labels []string) *envLayout {
 	uf := []reflect.StructField{
 		field("Speaker", tStr, "speaker"), field("Final", tBool, "final"), field("Words", tInt, "words"),
 		field("Numbers", tInt, "numbers"), field("Questions", tInt, "questions"), field("Tone", tInt, "tone"),
+		field("Second", tBool, "second"),
 	}
-	l.uNames = []string{"speaker", "final", "words", "numbers", "questions", "tone"}
+	l.uNames = []string{"speaker", "final", "words", "numbers", "questions", "tone", "second"}
 	for _, s := range signals {
 		uf = append(uf, field(exported("S", s), tInt, s))
 		l.uNames = append(l.uNames, s)

@@ -64,6 +64,9 @@ type Event struct {
 	Body     string
 	Priority int
 	Taken    bool
+	// Source names the detector behind a cue when it is not the engine's
+	// own reading: "llm" for a cue a language model's labels added.
+	Source string
 
 	// status: ASR state; cue_outcome, status and cue_update: Reason.
 	ASR    string
@@ -124,6 +127,13 @@ type CueRecord struct {
 	Evidence  string `json:"evidence"`
 	Outcome   string `json:"outcome"`
 	OutcomeMS int64  `json:"outcome_ms,omitempty"`
+
+	// what fired it: the cue's index in the playbook and the utterance
+	// (speaker and start; -1 for a time-based cue), for second readings.
+	def       int
+	spk       Speaker
+	start     int64
+	withdrawn bool
 }
 
 // MarshalJSON writes the event in the contract's shape.
@@ -181,6 +191,10 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 		b = appendString(b, e.Evidence)
 		b = appendKey(b, "priority")
 		b = strconv.AppendInt(b, int64(e.Priority), 10)
+		if e.Source != "" {
+			b = appendKey(b, "source")
+			b = appendString(b, e.Source)
+		}
 		b = appendSpan(b, e)
 	case EventOutcome:
 		b = appendKey(b, "id")
@@ -255,6 +269,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		ASR      string   `json:"asr"`
 		Reason   string   `json:"reason"`
 		Verdict  string   `json:"verdict"`
+		Source   string   `json:"source"`
 		Metrics  *Metrics `json:"metrics"`
 		Stages   []StageSpan
 		Cues     []CueRecord
@@ -270,7 +285,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		Talk:  Talk{RepMS: w.RepMS, ProspectMS: w.ProsMS, RepShare: w.Share, WindowRepShare: w.WShare, MonologueSpeaker: mono, MonologueMS: w.MonoMS},
 		Stage: w.Stage, From: w.From, Evidence: w.Evidence,
 		ID: w.ID, Cue: w.Cue, Title: w.Title, Body: w.Body, Priority: w.Priority, Taken: w.Taken,
-		ASR: w.ASR, Reason: w.Reason, Verdict: w.Verdict,
+		ASR: w.ASR, Reason: w.Reason, Verdict: w.Verdict, Source: w.Source,
 	}
 	if w.Type == EventSummary {
 		e.Summary = &Summary{Stages: w.Stages, Cues: w.Cues}

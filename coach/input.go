@@ -52,6 +52,13 @@ const (
 	// ASR is the recognizer's state ("ok" or "degraded") and Text says
 	// why. The engine turns it into a status event (see StatusEvent).
 	Status
+	// Labels is a second detector's reading (a language model's) of
+	// Speaker's final utterance [StartMS, EndMS] with Text: Signals are
+	// the signal model's names it found there. It comes after the fact;
+	// the engine reads that utterance again with these signals in place
+	// of its own model's, and may fire a cue its model missed (Source
+	// "llm") or withdraw one it fired there (a cue_update).
+	Labels
 )
 
 // Input is one timed event fed to the Engine. Inputs must arrive with
@@ -65,4 +72,6 @@ type Input struct {
 	Text    string
 	// ASR is the recognizer state of a Status input.
 	ASR string
+	// Signals are the signals of a Labels input.
+	Signals []string
 }

@@ -328,7 +328,7 @@ func (c *compiler) compile(y *yPlaybook) error {
 	if err := c.signals(&y.Signals); err != nil {
 		return err
 	}
-	names := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true, "tone": true, "score": true, "is": true}
+	names := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true, "tone": true, "second": true, "score": true, "is": true}
 	var signals, derives, flags []string
 	for _, sd := range c.pb.signals {
 		signals = append(signals, sd.name)
@@ -470,7 +470,7 @@ func (c *compiler) signals(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return c.errf(n.Line, "signals: want a mapping of signal name to phrases")
 	}
-	reserved := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true, "tone": true, "score": true, "is": true}
+	reserved := map[string]bool{"speaker": true, "final": true, "words": true, "numbers": true, "questions": true, "tone": true, "second": true, "score": true, "is": true}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		name := k.Value
