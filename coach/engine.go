@@ -145,6 +145,7 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 		e.out = append(e.out, StatusEvent(in))
 	case Partial, Final:
 		e.out = append(e.out, Event{Type: EventTranscript, AtMS: in.AtMS, Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS, Text: in.Text, Final: in.Kind == Final})
+	case Tick, Labels: // time only; labels were handled above
 	}
 	tk := e.talk.snapshot(in.AtMS)
 	segWords, segQuestions := 0, 0
@@ -202,7 +203,7 @@ func (e *Engine) talkDue(in Input) bool {
 
 func eventName(k InputKind) string {
 	switch k {
-	case Final:
+	case Final, Labels:
 		return "final"
 	case Partial:
 		return "partial"

@@ -119,7 +119,7 @@ var maskNames = map[string]inputMask{
 
 func maskOf(k InputKind) inputMask {
 	switch k {
-	case Final:
+	case Final, Labels:
 		return onFinal
 	case Partial:
 		return onPartial
