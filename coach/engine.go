@@ -43,6 +43,10 @@ type Engine struct {
 	repText      string
 
 	prior     string // the prospect's last pain or value, in the second person
+	// finals before the first stage: while neither the first stage's rule
+	// nor a later one's holds, the call has no stage yet (at most
+	// maxOpeningFinals of them).
+	openingFinals int
 	questions [3]int
 	turns     [3]turn
 
@@ -165,11 +169,19 @@ func (e *Engine) Step(in Input) ([]Event, error) {
 			e.questions[in.Speaker] += max(segQuestions, 0)
 		}
 		// The first stage starts with the first final transcript, so its
-		// evidence is a whole utterance, not a recognizer's first guess.
+		// evidence is a whole utterance, not a recognizer's first guess. A
+		// first stage with an entry rule that does not hold is skipped when
+		// a later one's holds (a call that opens straight on business).
 		if e.stage < 0 && in.Kind == Final {
-			e.enterStage(0, in, txt, "")
+			e.openingFinals++
+			if p := e.pb.stages[0].enter; p != nil && !e.run(p) {
+				e.advanceStage(in, txt, false)
+			}
+			if e.stage < 0 && (e.pb.stages[0].enter == nil || e.run(e.pb.stages[0].enter) || e.openingFinals >= maxOpeningFinals) {
+				e.enterStage(0, in, txt, "")
+			}
 		}
-		e.advanceStage(in, txt)
+		e.advanceStage(in, txt, true)
 	} else {
 		e.resetU()
 	}
@@ -339,7 +351,7 @@ func (e *Engine) relabel(in Input) {
 	e.derive()
 	e.withdraw(u, in.Signals)
 	n := len(e.out)
-	e.advanceStage(u, &t)
+	e.advanceStage(u, &t, true)
 	e.fire(u, &t, tk)
 	for i := n; i < len(e.out); i++ {
 		if e.out[i].Type == EventCue {
@@ -605,14 +617,19 @@ func (e *Engine) enterStage(i int, in Input, t *text, _ string) {
 	e.out = append(e.out, Event{Type: EventStage, AtMS: in.AtMS, Stage: e.pb.stages[i].id, From: from, Evidence: ev})
 }
 
+// maxOpeningFinals bounds how many final transcripts may pass before the
+// first stage is entered whatever its rule says.
+const maxOpeningFinals = 3
+
 // advanceStage enters, in order, every later stage whose entry rule holds:
 // evidence for a late stage can also be evidence for the ones before it
 // (a question that brings the future forward shows the talk is on the
 // business), and stages whose rules do not hold are skipped.
-func (e *Engine) advanceStage(in Input, t *text) {
+// Before any stage, the first one is entered too when withFirst is set.
+func (e *Engine) advanceStage(in Input, t *text, withFirst bool) {
 	for i := max(e.stage+1, 1); i < len(e.pb.stages); i++ {
 		if p := e.pb.stages[i].enter; p != nil && e.run(p) {
-			if e.stage < 0 {
+			if e.stage < 0 && withFirst {
 				e.enterStage(0, in, t, "") // a later stage from a partial: the call began
 			}
 			e.enterStage(i, in, t, "")
