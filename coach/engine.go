@@ -42,13 +42,13 @@ type Engine struct {
 	repPartial   int
 	repText      string
 
-	prior     string // the prospect's last pain or value, in the second person
+	prior string // the prospect's last pain or value, in the second person
 	// finals before the first stage: while neither the first stage's rule
 	// nor a later one's holds, the call has no stage yet (at most
 	// maxOpeningFinals of them).
 	openingFinals int
-	questions [3]int
-	turns     [3]turn
+	questions     [3]int
+	turns         [3]turn
 
 	sigFirst []int // first surviving hit of each signal, then each model label's strongest word
 	feat     features
