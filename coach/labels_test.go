@@ -116,3 +116,26 @@ func TestLabelsKeepTimeOrder(t *testing.T) {
 		t.Fatal("labels before the last input were accepted")
 	}
 }
+
+// TestOpeningStage checks that a call opening with a greeting starts in
+// rapport and one that goes straight to the business starts in discovery.
+func TestOpeningStage(t *testing.T) {
+	tests := []struct {
+		name  string
+		first []coach.Input
+		want  string
+	}{
+		{"greeting", utter(coach.Rep, 0, 3000, "Hi Sam, thanks for making the time, how was the weekend?"), "rapport"},
+		{"straight to business", append(utter(coach.Prospect, 0, 2000, "Twenty minutes. Go ahead."),
+			utter(coach.Rep, 2500, 6000, "Understood. How does your warehouse handle returns today, and how many orders a week?")...), "discovery"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := coach.NewEngine(defaultPlaybook(t))
+			stages := eventsOf(step(t, e, tt.first...), coach.EventStage)
+			if len(stages) == 0 || stages[0].Stage != tt.want {
+				t.Fatalf("stages %+v, want %s first", stages, tt.want)
+			}
+		})
+	}
+}
