@@ -85,6 +85,9 @@ func newHarness(tb testing.TB, pb *coach.Playbook, tr stream.Transcriber) *harne
 		tb.Fatal(err)
 	}
 	cfg := server.DefaultConfig()
+	// A loaded machine may fall seconds behind real time: queue the audio
+	// rather than drop it, so that the calls the tests play are whole.
+	cfg.InputBuffer = 100000
 	cfg.UI = server.WithUITestHooks(webui.FS(""))
 	cfg.WebRTC = rtc
 	srv := server.New(cfg, db, tr, pb, nil)
