@@ -1,6 +1,11 @@
 // Package e2e drives the rep's overlay in real headless Chromium against a
 // real cuecard server on loopback: real WebRTC (or the WebSocket
 // fallback), real speech recognition, synthesized calls.
+//
+// The tests run one at a time: each plays a call in real time, and on a
+// small machine calls played in parallel starve each other's audio (the
+// server drops frames it cannot take, media time falls behind, cues come
+// late or not at all).
 package e2e
 
 import (
