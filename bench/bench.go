@@ -7,7 +7,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -17,11 +16,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/server"
-	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/synth"
+	"github.com/cuecard/cuecard/wire"
 )
 
 // Call is a call's audio, encoded once as 20 ms frames for every client.
@@ -49,8 +48,8 @@ func LoadCall(res *synth.Result) (*Call, error) {
 	n := 16 * FrameMS
 	for i := 0; i < max(len(rep), len(pro)); i += n {
 		c.frames = append(c.frames, [2][]byte{
-			server.EncodeFrame(nil, coach.Rep, window(rep, i, n)),
-			server.EncodeFrame(nil, coach.Prospect, window(pro, i, n)),
+			wire.EncodeFrame(nil, coach.Rep, window(rep, i, n)),
+			wire.EncodeFrame(nil, coach.Prospect, window(pro, i, n)),
 		})
 	}
 	for _, s := range res.Segments {
@@ -73,7 +72,7 @@ func window(x []int16, i, n int) []int16 {
 }
 
 func readPCM(path string) ([]int16, error) {
-	pcm, f, err := stream.ReadWAV16(path)
+	pcm, f, err := audio.ReadWAV16(path)
 	if err == nil && (f.SampleRate != 16000 || f.Channels != 1) {
 		err = fmt.Errorf("%s: want 16 kHz mono, got %v", path, f)
 	}
@@ -144,15 +143,6 @@ func Run(ctx context.Context, base string, call *Call, n int, stagger time.Durat
 	return res
 }
 
-// event is the part of an event the bench reads.
-type event struct {
-	Type    string `json:"type"`
-	AtMS    int64  `json:"at_ms"`
-	Speaker string `json:"speaker"`
-	EndMS   int64  `json:"end_ms"`
-	Cue     string `json:"cue"`
-}
-
 func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error) {
 	var r Result
 	ses, err := cl.CreateSession(ctx, client.CreateRequest{Rep: "bench", Title: "load test"})
@@ -169,7 +159,7 @@ func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error)
 	sent := make([]time.Time, len(call.frames))
 	sentUpTo := -1
 	type recv struct {
-		ev event
+		ev coach.Event
 		at time.Time
 	}
 	got := make(chan recv, 1024)
@@ -187,8 +177,7 @@ func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error)
 				}
 				return
 			}
-			var ev event
-			if json.Unmarshal(data, &ev) == nil {
+			if ev, err := wire.DecodeEvent(data); err == nil {
 				got <- recv{ev, time.Now()}
 			}
 		}
@@ -250,7 +239,7 @@ func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error)
 				r.Push = append(r.Push, rv.at.Sub(at))
 			}
 		case coach.EventCue:
-			if rv.ev.Speaker != "prospect" {
+			if rv.ev.Speaker != coach.Prospect {
 				continue
 			}
 			// The prospect's speech the cue answers: the first truth end at

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -103,8 +104,10 @@ type Reviewer interface {
 
 // DefaultConfig returns the server defaults.
 func DefaultConfig() Config {
+	pc := stream.DefaultConfig()
+	pc.Resample = soxr.New
 	return Config{
-		Pipeline:          stream.DefaultConfig(),
+		Pipeline:          pc,
 		InactivityTimeout: 60 * time.Second,
 		ReconnectWindow:   30 * time.Second,
 		SubscriberBuffer:  512,

@@ -19,11 +19,14 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/wire"
 )
 
 type testServer struct {
@@ -136,7 +139,7 @@ func analyzeOffline(tb testing.TB) []coach.Event {
 	var evs []coach.Event
 	c := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
 	var end int64
-	err := stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), sphinx, rep(), prospect(), func(in coach.Input) error {
+	err := stream.AnalyzeFiles(context.Background(), calltest.Config(), recognizer, rep(), prospect(), func(in coach.Input) error {
 		end = max(end, in.AtMS)
 		return c.Step(in)
 	})
@@ -155,7 +158,7 @@ func analyzeOffline(tb testing.TB) []coach.Event {
 // the same order within 300 ms.
 func TestStreamMatchesAnalyze(t *testing.T) {
 	needCall(t)
-	ts := newTestServer(t, t.TempDir(), nil, sphinx)
+	ts := newTestServer(t, t.TempDir(), nil, recognizer)
 	idle := goleak.IgnoreCurrent()
 	id := ts.create(t)
 	var live collector
@@ -182,8 +185,8 @@ func TestStreamMatchesAnalyze(t *testing.T) {
 			t.Fatalf("talk events at %d and %d ms", talks[i-1].AtMS, talks[i].AtMS)
 		}
 	}
-	if n := metric(t, ts, "cuecard_recognizers"); int(n) != sphinx.Size() {
-		t.Errorf("metrics: %v recognizers, the pool has %d", n, sphinx.Size())
+	if n := metric(t, ts, "cuecard_recognizers"); int(n) != recognizer.Size() {
+		t.Errorf("metrics: %v recognizers, the pool has %d", n, recognizer.Size())
 	}
 	if n := metric(t, ts, "cuecard_recognizers_busy"); n != 0 {
 		t.Errorf("metrics: %v recognizers busy after the call", n)
@@ -289,7 +292,7 @@ func TestBadFramesCloseTheStream(t *testing.T) {
 			return c.WriteMessage(websocket.BinaryMessage, append([]byte{0}, make([]byte, 2*8000)...))
 		}, websocket.CloseMessageTooBig, "frame too long"},
 		{"oversize message", func(c *websocket.Conn) error {
-			return c.WriteMessage(websocket.BinaryMessage, make([]byte, server.MaxMessageSize+10))
+			return c.WriteMessage(websocket.BinaryMessage, make([]byte, wire.MaxMessageSize+10))
 		}, websocket.CloseMessageTooBig, ""},
 		{"text garbage", func(c *websocket.Conn) error {
 			return c.WriteMessage(websocket.TextMessage, []byte("hello"))
@@ -329,8 +332,8 @@ func TestBadFramesCloseTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
-	c.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
+	c.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
+	c.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
 	c.WriteMessage(websocket.TextMessage, []byte(`{"type":"stop"}`))
 	var got collector
 	if err := client.ReadEvents(c, got.add); err != nil {
@@ -371,7 +374,7 @@ func TestOriginChecked(t *testing.T) {
 func TestViewers(t *testing.T) {
 	needCall(t)
 	tinySocketBuffers = true
-	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.SubscriberBuffer = 16 }, sphinx)
+	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.SubscriberBuffer = 16 }, recognizer)
 	tinySocketBuffers = false
 	id := ts.create(t)
 	ctx := context.Background()
@@ -381,8 +384,8 @@ func TestViewers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audio.Close()
-	audio.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
-	audio.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
+	audio.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
+	audio.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
 
 	viewer, err := ts.cl.DialEvents(ctx, id)
 	if err != nil {
@@ -509,7 +512,7 @@ func streamFiles(t *testing.T, c *websocket.Conn, repPath, prospectPath string) 
 			sp  coach.Speaker
 			pcm []int16
 		}{{coach.Rep, chunk(r, i)}, {coach.Prospect, chunk(p, i)}} {
-			buf = server.EncodeFrame(buf, side.sp, side.pcm)
+			buf = wire.EncodeFrame(buf, side.sp, side.pcm)
 			if err := c.WriteMessage(websocket.BinaryMessage, buf); err != nil {
 				t.Fatal(err)
 			}
@@ -529,6 +532,6 @@ func chunk(x []int16, i int) []int16 {
 }
 
 func readWAV(path string) ([]int16, error) {
-	pcm, _, err := stream.ReadWAV16(path)
+	pcm, _, err := audio.ReadWAV16(path)
 	return pcm, err
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -78,7 +79,7 @@ type liveSession struct {
 	detachedAt  time.Time
 	pipe        *stream.Pipeline
 	coach       *stream.Coach
-	rs          [2]*stream.Resampler
+	rs          [2]audio.Resampler
 	rsRate      [2]int
 	written     [2]int64 // 16 kHz samples written per side
 	skip        [2]int64 // samples to drop from a side that was padded
@@ -333,7 +334,7 @@ func (ls *liveSession) handle(ctx context.Context, log *slog.Logger, it item) st
 		ls.src, ls.detachedAt = nil, time.Now()
 		return ""
 	}
-	if err := ls.audio(it); err != nil {
+	if err := ls.onAudio(it); err != nil {
 		log.Error("audio", "err", err)
 		return "internal error: " + err.Error()
 	}
@@ -360,14 +361,14 @@ func (ls *liveSession) drain(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// audio resamples, records and feeds one frame.
-func (ls *liveSession) audio(it item) error {
+// onAudio resamples, records and feeds one frame.
+func (ls *liveSession) onAudio(it item) error {
 	i := int(it.sp) - 1
 	if ls.rs[i] == nil || ls.rsRate[i] != it.src.rate {
 		if ls.rs[i] != nil {
 			ls.rs[i].Close()
 		}
-		r, err := stream.NewResampler(it.src.rate, stream.Rate)
+		r, err := audio.Resample(ls.srv.cfg.Pipeline.Resample, it.src.rate, stream.Rate)
 		if err != nil {
 			return err
 		}
@@ -582,7 +583,7 @@ type recorder struct {
 	path string
 	f    *os.File
 	bw   *bufio.Writer
-	w    *stream.WAVWriter
+	w    *audio.WAVWriter
 }
 
 func newRecorder(st SessionStore, id string, sp coach.Speaker) (*recorder, error) {
@@ -597,7 +598,7 @@ func newRecorder(st SessionStore, id string, sp coach.Speaker) (*recorder, error
 	}
 	r := &recorder{path: path, f: f}
 	r.bw = bufio.NewWriterSize(f, 64*1024)
-	r.w, err = stream.NewWAVWriter(seekWriter{r}, stream.Rate, 1)
+	r.w, err = audio.NewWAVWriter(seekWriter{r}, stream.Rate, 1)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("recording: %w", err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -218,7 +219,7 @@ func saveFile(src io.Reader, path string) error {
 // right channels, with one (dst[1] == "") the mixdown. It returns the
 // duration in ms; a file that is not usable WAV is a bad request.
 func splitWAV(src string, dst [2]string, field string) (int64, error) {
-	in, err := stream.OpenWAV(src)
+	in, err := audio.OpenWAV(src)
 	if err != nil {
 		return 0, badRequest("%s: %s", field, wavProblem(err, src))
 	}
@@ -228,7 +229,7 @@ func splitWAV(src string, dst [2]string, field string) (int64, error) {
 	if split && fm.Channels != 2 {
 		return 0, badRequest("stereo: want 2 channels (left rep, right prospect), file has %d", fm.Channels)
 	}
-	var outs []*stream.WAVWriter
+	var outs []*audio.WAVWriter
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -244,42 +245,32 @@ func splitWAV(src string, dst [2]string, field string) (int64, error) {
 			return 0, err
 		}
 		files = append(files, f)
-		ww, err := stream.NewWAVWriter(f, fm.SampleRate, 1)
+		ww, err := audio.NewWAVWriter(f, fm.SampleRate, 1)
 		if err != nil {
 			return 0, err
 		}
 		outs = append(outs, ww)
 	}
-	buf := make([]float32, 4096*fm.Channels)
-	mono := [2][]float32{make([]float32, 4096), make([]float32, 4096)}
-	var frames int64
+	rd, err := audio.NewReader(in.WAVReader, audio.ReaderOptions{Split: split})
+	if err != nil {
+		return 0, err
+	}
+	defer rd.Close()
 	for {
-		k, err := in.Read(buf)
-		for i := range k {
-			fr := buf[i*fm.Channels : (i+1)*fm.Channels]
-			if split {
-				mono[0][i], mono[1][i] = fr[0], fr[1]
-				continue
-			}
-			var sum float32
-			for _, v := range fr {
-				sum += v
-			}
-			mono[0][i] = sum / float32(fm.Channels)
-		}
-		for c, ww := range outs {
-			if werr := ww.Write(mono[c][:k]); werr != nil {
-				return 0, werr
-			}
-		}
-		frames += int64(k)
+		ch, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return 0, badRequest("%s: %s", field, wavProblem(err, src))
 		}
+		for c, ww := range outs {
+			if werr := ww.Write(ch[c]); werr != nil {
+				return 0, werr
+			}
+		}
 	}
+	frames := rd.Frames()
 	if frames == 0 {
 		return 0, badRequest("%s: the recording has no samples", field)
 	}

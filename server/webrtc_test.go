@@ -20,7 +20,9 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"gopkg.in/hraban/opus.v2"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -37,7 +39,7 @@ func newRTCServer(t *testing.T) (*testServer, *server.WebRTC) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rtc.Close() }) // after the server's cleanup: LIFO
-	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.WebRTC = rtc }, sphinx)
+	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.WebRTC = rtc }, recognizer)
 	return ts, rtc
 }
 
@@ -233,7 +235,7 @@ func decodedCall(t *testing.T, call map[coach.Speaker][][]byte) map[coach.Speake
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := stream.NewWAVWriter(f, 16000, 1)
+		w, err := audio.NewWAVWriter(f, 16000, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +265,7 @@ func analyzePaths(t *testing.T, repPath, prospectPath string) []coach.Event {
 	var evs []coach.Event
 	c := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
 	var end int64
-	err := stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), sphinx, repPath, prospectPath, func(in coach.Input) error {
+	err := stream.AnalyzeFiles(context.Background(), calltest.Config(), recognizer, repPath, prospectPath, func(in coach.Input) error {
 		end = max(end, in.AtMS)
 		return c.Step(in)
 	})

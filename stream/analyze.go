@@ -2,102 +2,43 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 )
-
-// chunkFrames is how many sample frames are decoded per read: memory use
-// is independent of the file's length.
-const chunkFrames = 4096
 
 // source reads one WAV file as 16 kHz channels: either its mixdown to
 // mono, or its first two channels separately.
 type source struct {
-	f     *WAVFile
-	split bool
-	buf   []float32
-	mono  [2][]float32
-	res   [2]*Resampler
-	out   [2][]float32
-	eof   bool
+	f *audio.WAVFile
+	r *audio.Reader
 }
 
-func openSource(path string, split bool) (*source, error) {
-	f, err := OpenWAV(path)
+func openSource(path string, split bool, newRes audio.NewResampler) (*source, error) {
+	f, err := audio.OpenWAV(path)
 	if err != nil {
 		return nil, err
 	}
-	fm := f.Format()
-	if split && fm.Channels != 2 {
+	if fm := f.Format(); split && fm.Channels != 2 {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w: --stereo needs 2 channels, file has %d", path, ErrUnsupportedFormat, fm.Channels)
+		return nil, fmt.Errorf("%s: %w: --stereo needs 2 channels, file has %d", path, audio.ErrUnsupportedFormat, fm.Channels)
 	}
-	s := &source{f: f, split: split, buf: make([]float32, chunkFrames*fm.Channels)}
-	n := 1
-	if split {
-		n = 2
+	r, err := audio.NewReader(f.WAVReader, audio.ReaderOptions{Split: split, Rate: Rate, Resample: newRes})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for i := range n {
-		r, err := NewResampler(fm.SampleRate, Rate)
-		if err != nil {
-			s.close()
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		s.res[i] = r
-		s.mono[i] = make([]float32, chunkFrames)
-	}
-	return s, nil
+	return &source{f: f, r: r}, nil
 }
 
 // next returns the next 16 kHz samples of each output channel (valid until
-// the next call); at the end it drains the resamplers and reports io.EOF.
-func (s *source) next() ([2][]float32, error) {
-	var out [2][]float32
-	if s.eof {
-		return out, io.EOF
-	}
-	nch := s.f.Format().Channels
-	k, err := s.f.Read(s.buf)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return out, err
-	}
-	for i := range k {
-		fr := s.buf[i*nch : (i+1)*nch]
-		if s.split {
-			s.mono[0][i], s.mono[1][i] = fr[0], fr[1]
-			continue
-		}
-		var sum float32
-		for _, v := range fr {
-			sum += v
-		}
-		s.mono[0][i] = sum / float32(nch)
-	}
-	for c, r := range s.res {
-		if r == nil {
-			continue
-		}
-		s.out[c] = r.Process(s.out[c][:0], s.mono[c][:k])
-		if err != nil {
-			s.out[c] = r.Flush(s.out[c])
-		}
-		out[c] = s.out[c]
-	}
-	if err != nil {
-		s.eof = true
-	}
-	return out, nil
-}
+// the next call); at the end it reports io.EOF.
+func (s *source) next() ([2][]float32, error) { return s.r.Next() }
 
 func (s *source) close() {
-	for _, r := range s.res {
-		if r != nil {
-			r.Close()
-		}
-	}
+	s.r.Close()
 	s.f.Close()
 }
 
@@ -107,12 +48,12 @@ func (s *source) close() {
 // goroutine. The shorter file is padded with silence. tr may be nil for
 // voice activity only. Errors name the file.
 func AnalyzeFiles(ctx context.Context, cfg Config, tr Transcriber, repPath, prospectPath string, emit func(coach.Input) error) error {
-	rep, err := openSource(repPath, false)
+	rep, err := openSource(repPath, false, cfg.Resample)
 	if err != nil {
 		return err
 	}
 	defer rep.close()
-	pro, err := openSource(prospectPath, false)
+	pro, err := openSource(prospectPath, false, cfg.Resample)
 	if err != nil {
 		return err
 	}
@@ -134,7 +75,7 @@ func AnalyzeFiles(ctx context.Context, cfg Config, tr Transcriber, repPath, pros
 // AnalyzeStereo is AnalyzeFiles for one two-channel WAV file: left is the
 // rep, right the prospect.
 func AnalyzeStereo(ctx context.Context, cfg Config, tr Transcriber, path string, emit func(coach.Input) error) error {
-	src, err := openSource(path, true)
+	src, err := openSource(path, true, cfg.Resample)
 	if err != nil {
 		return err
 	}

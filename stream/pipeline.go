@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	// MaxPendingMS bounds the audio held for a segment while every
 	// recognizer of the shared pool is busy; older audio is dropped.
 	MaxPendingMS int
+	// Resample makes the resamplers for audio not at Rate (soxr.New in
+	// cuecard); nil accepts 16 kHz audio only.
+	Resample audio.NewResampler
 
 	// The rest applies to Async transcribers (remote services) only.
 
@@ -122,7 +126,7 @@ const (
 
 type channel struct {
 	sp      coach.Speaker
-	vad     *VAD
+	vad     *vad
 	buf     []float32 // samples not yet framed
 	pcm     []int16   // current frame as 16-bit
 	preroll [][]int16 // ring of the last frames while idle
@@ -165,7 +169,7 @@ func NewPipeline(cfg Config, tr Transcriber, emit func(coach.Input) error) *Pipe
 	cancel()
 	p := &Pipeline{cfg: cfg, tr: tr, emit: emit, frame: Rate * cfg.VAD.FrameMS / 1000, busy: busy}
 	for i, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
-		c := &channel{sp: sp, vad: NewVAD(cfg.VAD), pcm: make([]int16, p.frame)}
+		c := &channel{sp: sp, vad: newVAD(cfg.VAD), pcm: make([]int16, p.frame)}
 		c.preroll = make([][]int16, max(1, (cfg.PreRollMS+cfg.VAD.OnsetMS)/cfg.VAD.FrameMS+1))
 		for j := range c.preroll {
 			c.preroll[j] = make([]int16, p.frame)
@@ -245,7 +249,7 @@ func (p *Pipeline) step(fr, fp []float32) error {
 		c := p.ch[i]
 		c.raw, c.level = c.vad.Frame(f)
 		for j, s := range f {
-			c.pcm[j] = FloatToInt16(s)
+			c.pcm[j] = audio.FloatToInt16(s)
 		}
 	}
 	// Cross-channel bleed suppression: one side's frame is not speech when

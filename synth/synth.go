@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/cuecard/cuecard/audio"
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
 )
@@ -197,17 +199,17 @@ func Synthesize(ctx context.Context, utts []Utterance, dir string, opt Options) 
 		}
 		mixed[s] = m
 	}
-	if err := stream.WriteWAVFile(res.Rep, Rate, 1, mixed[0]); err != nil {
+	if err := audio.WriteWAVFile(res.Rep, Rate, 1, mixed[0]); err != nil {
 		return nil, err
 	}
-	if err := stream.WriteWAVFile(res.Prospect, Rate, 1, mixed[1]); err != nil {
+	if err := audio.WriteWAVFile(res.Prospect, Rate, 1, mixed[1]); err != nil {
 		return nil, err
 	}
 	st := make([]float32, 2*n)
 	for j := range n {
 		st[2*j], st[2*j+1] = mixed[0][j], mixed[1][j]
 	}
-	if err := stream.WriteWAVFile(res.Stereo, Rate, 2, st); err != nil {
+	if err := audio.WriteWAVFile(res.Stereo, Rate, 2, st); err != nil {
 		return nil, err
 	}
 	return res, WriteTruth(res.Truth, res.Segments)
@@ -253,42 +255,33 @@ func firstLine(b []byte) string {
 	return string(b)
 }
 
-// load reads a mono WAV file and resamples it to 16 kHz.
+// load reads a WAV file's mixdown at 16 kHz.
 func load(path string) ([]float32, error) {
-	f, err := stream.OpenWAV(path)
+	f, err := audio.OpenWAV(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fm := f.Format()
-	r, err := stream.NewResampler(fm.SampleRate, Rate)
+	r, err := audio.NewReader(f.WAVReader, audio.ReaderOptions{Rate: Rate, Resample: soxr.New})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer r.Close()
-	buf := make([]float32, 4096*fm.Channels)
-	mono := make([]float32, 4096)
 	var out []float32
 	for {
-		k, err := f.Read(buf)
-		for i := range k {
-			var s float32
-			for c := range fm.Channels {
-				s += buf[i*fm.Channels+c]
-			}
-			mono[i] = s / float32(fm.Channels)
-		}
-		for i := range k {
-			mono[i] *= gain
-		}
-		out = r.Process(out, mono[:k])
+		ch, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			return r.Flush(out), nil
+			break
 		}
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, ch[0]...)
 	}
+	for i := range out {
+		out[i] *= gain
+	}
+	return out, nil
 }
 
 // silence is the per-10 ms RMS below which clean synthetic audio counts as

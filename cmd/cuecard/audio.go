@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 
+	"github.com/cuecard/cuecard/audio"
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
 )
@@ -18,7 +20,7 @@ type audioInput struct {
 // usage error: one line naming the file, exit status 2.
 func audioError(err error) error {
 	var pe *os.PathError
-	for _, bad := range []error{stream.ErrNotWAV, stream.ErrUnsupportedFormat, stream.ErrTruncated, stream.ErrCorrupt} {
+	for _, bad := range []error{audio.ErrNotWAV, audio.ErrUnsupportedFormat, audio.ErrTruncated, audio.ErrCorrupt} {
 		if errors.Is(err, bad) {
 			return usageError{err.Error()}
 		}
@@ -38,7 +40,7 @@ func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit f
 		if p == "" {
 			continue
 		}
-		f, err := stream.OpenWAV(p)
+		f, err := audio.OpenWAV(p)
 		if err != nil {
 			return audioError(err)
 		}
@@ -56,6 +58,7 @@ func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit f
 		return c.Step(x)
 	}
 	cfg := stream.DefaultConfig()
+	cfg.Resample = soxr.New
 	// Offline, wait for each transcript, so a run gives the same events
 	// however fast the recognizer answers.
 	cfg.AwaitFinals = true

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/eval"
 	"github.com/cuecard/cuecard/stream"
@@ -68,6 +69,7 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			co := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
 			var end int64
 			cfg := stream.DefaultConfig()
+			cfg.Resample = soxr.New
 			cfg.AwaitFinals = true
 			err = stream.AnalyzeFiles(ctx, cfg, tr, res.Rep, res.Prospect, func(in coach.Input) error {
 				end = max(end, in.AtMS)

@@ -82,7 +82,7 @@ func newHarness(tb testing.TB) *harness {
 	cfg := server.DefaultConfig()
 	cfg.UI = server.WithUITestHooks(webui.FS(""))
 	cfg.WebRTC = rtc
-	srv := server.New(cfg, db, sphinx, pb, nil)
+	srv := server.New(cfg, db, recognizer, pb, nil)
 
 	mux := http.NewServeMux()
 	mux.Handle("/test-audio/", http.StripPrefix("/test-audio/", http.FileServer(http.Dir(callDir))))

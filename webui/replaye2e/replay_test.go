@@ -19,10 +19,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
-	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/webui"
 	"github.com/cuecard/cuecard/webui/internal/browsertest"
 )
@@ -30,14 +30,14 @@ import (
 // Shared by the tests: the synthesized call, the recognizer, and why
 // either is missing.
 var (
-	env     *browsertest.Env
-	callDir string
-	sphinx  *stream.Sphinx
+	env        *browsertest.Env
+	callDir    string
+	recognizer *sphinx.Recognizer
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(browsertest.Main(m, func(e *browsertest.Env) {
-		env, callDir, sphinx = e, e.CallDir, e.Sphinx
+		env, callDir, recognizer = e, e.CallDir, e.Sphinx
 	}))
 }
 
@@ -63,7 +63,7 @@ func startServer(tb testing.TB) string {
 	}
 	cfg := server.DefaultConfig()
 	cfg.UI = webui.FS("")
-	srv := server.New(cfg, db, sphinx, pb, nil)
+	srv := server.New(cfg, db, recognizer, pb, nil)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(func() {
 		srv.Shutdown()

@@ -18,9 +18,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cuecard/cuecard/asr/sphinx"
+	"github.com/cuecard/cuecard/audio"
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/wer"
 	"github.com/cuecard/cuecard/stream"
-	"github.com/cuecard/cuecard/stream/internal/wer"
 	"github.com/cuecard/cuecard/synth"
 )
 
@@ -64,6 +67,7 @@ func run() error {
 
 	ctx := context.Background()
 	cfg := stream.DefaultConfig()
+	cfg.Resample = soxr.New
 	if f.hangover > 0 {
 		cfg.VAD.HangoverMS = f.hangover
 	}
@@ -72,7 +76,7 @@ func run() error {
 	}
 	var tr stream.Transcriber
 	if f.asr || f.librivox != "" {
-		sc := stream.DefaultSphinxConfig()
+		sc := sphinx.DefaultConfig()
 		sc.PoolSize = 2
 		sc.Bias = f.bias
 		sc.PrimeMS = f.prime
@@ -87,7 +91,7 @@ func run() error {
 		if f.dict != "" {
 			sc.Dict = f.dict
 		}
-		s, err := stream.NewSphinx(sc)
+		s, err := sphinx.New(sc)
 		if err != nil {
 			return err
 		}
@@ -237,7 +241,7 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 	if f.errors > 0 {
 		dict := f.dict
 		if dict == "" {
-			dict = stream.DebianDict
+			dict = sphinx.DebianDict
 		}
 		v, err := readVocab(dict)
 		if err != nil {
@@ -336,7 +340,7 @@ func evalLibrivox(ctx context.Context, f flags, cfg stream.Config, tr stream.Tra
 	}
 	defer os.RemoveAll(tmp)
 	silent := filepath.Join(tmp, "silent.wav")
-	if err := stream.WriteWAVFile(silent, 16000, 1, nil); err != nil {
+	if err := audio.WriteWAVFile(silent, 16000, 1, nil); err != nil {
 		return err
 	}
 	var errs, words int

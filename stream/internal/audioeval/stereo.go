@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/synth"
@@ -39,7 +40,7 @@ func evalStereo(ctx context.Context, cfg stream.Config, path string) error {
 }
 
 func energyReference(path string) ([]synth.Segment, int64, error) {
-	f, err := stream.OpenWAV(path)
+	f, err := audio.OpenWAV(path)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -1,4 +1,4 @@
-package stream
+package sphinx
 
 import (
 	"bufio"
@@ -14,9 +14,9 @@ import (
 //go:embed lm/sales.txt
 var salesCorpus string
 
-// SalesCorpus returns the built-in sales-conversation sentences that the
+// salesSentences returns the built-in sales-conversation sentences that the
 // domain language model is estimated from.
-func SalesCorpus() []string {
+func salesSentences() []string {
 	var out []string
 	for _, l := range strings.Split(salesCorpus, "\n") {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
@@ -29,12 +29,12 @@ func SalesCorpus() []string {
 // ngramKey holds up to three words; unused places are "".
 type ngramKey [3]string
 
-// WriteARPA estimates a trigram back-off language model from sentences
+// writeARPA estimates a trigram back-off language model from sentences
 // and writes it in ARPA format. It uses interpolated absolute discounting
 // (D = 0.7), written as back-off weights the way ARPA files need. Words
 // for which keep returns false are dropped (a recognizer can only use
 // words its dictionary has).
-func WriteARPA(w io.Writer, sentences []string, keep func(string) bool) error {
+func writeARPA(w io.Writer, sentences []string, keep func(string) bool) error {
 	const d = 0.7
 	c := [4]map[ngramKey]float64{nil, {}, {}, {}}
 	for _, s := range sentences {

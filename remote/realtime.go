@@ -1,4 +1,4 @@
-package stream
+package remote
 
 import (
 	"context"
@@ -15,7 +15,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/stream"
 )
 
 // RealtimeRate is the sample rate the Realtime API takes (pcm16).
@@ -26,7 +28,7 @@ type RealtimeConfig struct {
 	// Remote's Model is the transcription model (gpt-4o-transcribe,
 	// gpt-4o-mini-transcribe, whisper-1); Resilience.Timeout bounds the
 	// wait for each committed chunk's transcript and each dial.
-	Remote RemoteConfig
+	Remote Config
 	// ChunkMS of a side's speech are committed at a time while it speaks,
 	// so that the transcript of a long turn arrives, as partials, before
 	// the turn ends; 0 commits once, at the end of the segment.
@@ -34,6 +36,9 @@ type RealtimeConfig struct {
 	// BacklogMS of audio may wait for the socket; beyond, the segment is
 	// dropped (and counted).
 	BacklogMS int
+	// Resample makes the 16 to 24 kHz resampler of each segment
+	// (soxr.New in cuecard); NewRealtime fails without it.
+	Resample audio.NewResampler
 }
 
 // DefaultRealtimeConfig returns the Realtime defaults.
@@ -41,7 +46,7 @@ func DefaultRealtimeConfig() RealtimeConfig {
 	r := DefaultResilience()
 	r.MaxAttempts = 2
 	return RealtimeConfig{
-		Remote:    RemoteConfig{Model: "gpt-4o-transcribe", Resilience: r},
+		Remote:    Config{Model: "gpt-4o-transcribe", Resilience: r},
 		ChunkMS:   3000,
 		BacklogMS: 10000,
 	}
@@ -51,8 +56,8 @@ func DefaultRealtimeConfig() RealtimeConfig {
 // WebSocket per side (/realtime?intent=transcription) while it is spoken:
 // audio is appended as it arrives, committed in chunks and at the end of
 // each segment; transcription deltas become partials and completed
-// transcripts finals. It implements Async and Transcriber and is safe for
-// concurrent use; the Guard (breaker, dial retries) is shared by all
+// transcripts finals. It implements stream.Async and stream.Transcriber
+// and is safe for concurrent use; the Guard (breaker, dial retries) is shared by all
 // sessions.
 type Realtime struct {
 	cfg   RealtimeConfig
@@ -62,8 +67,8 @@ type Realtime struct {
 }
 
 var (
-	_ Transcriber = (*Realtime)(nil)
-	_ Async       = (*Realtime)(nil)
+	_ stream.Transcriber = (*Realtime)(nil)
+	_ stream.Async       = (*Realtime)(nil)
 )
 
 // NewRealtime returns the backend for cfg; it fails without network I/O on
@@ -79,6 +84,9 @@ func NewRealtime(cfg RealtimeConfig) (*Realtime, error) {
 	if err := cfg.Remote.Check(); err != nil {
 		return nil, fmt.Errorf("openai realtime: %w", err)
 	}
+	if cfg.Resample == nil {
+		return nil, fmt.Errorf("openai realtime: %w", audio.ErrNoResampler)
+	}
 	u, _ := url.Parse(strings.TrimRight(cfg.Remote.BaseURL, "/") + "/realtime")
 	switch u.Scheme {
 	case "http":
@@ -93,23 +101,26 @@ func NewRealtime(cfg RealtimeConfig) (*Realtime, error) {
 	}}, nil
 }
 
-// Backend implements Describer.
-func (r *Realtime) Backend() Backend {
-	return Backend{Role: "asr", Name: "openai-realtime", Remote: !r.cfg.Remote.Local(), Host: r.cfg.Remote.Host(), Model: r.cfg.Remote.Model}
+// Backend implements stream.Describer.
+func (r *Realtime) Backend() stream.Backend {
+	return stream.Backend{Role: "asr", Name: "openai-realtime", Remote: !r.cfg.Remote.Local(), Host: r.cfg.Remote.Host(), Model: r.cfg.Remote.Model}
 }
+
+// Reason implements stream.Reasoner.
+func (r *Realtime) Reason(err error) string { return Reason(err) }
 
 // Guard returns the backend's shared guard (for metrics).
 func (r *Realtime) Guard() *Guard { return r.guard }
 
-// Start implements Transcriber with one socket per utterance; Finish
+// Start implements stream.Transcriber with one socket per utterance; Finish
 // blocks. Pipelines use Open instead.
-func (r *Realtime) Start(context.Context) (Utterance, error) {
-	return startSync(r, coach.NoSpeaker), nil
+func (r *Realtime) Start(context.Context) (stream.Utterance, error) {
+	return stream.Blocking(r, coach.NoSpeaker), nil
 }
 
-// Open implements Async: the side's socket is dialled at its first
+// Open implements stream.Async: the side's socket is dialled at its first
 // segment and kept for the next ones.
-func (r *Realtime) Open(sp coach.Speaker, out chan<- Result) Stream {
+func (r *Realtime) Open(sp coach.Speaker, out chan<- stream.Result) stream.Stream {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &rtStream{r: r, out: out, ctx: ctx, cancel: cancel,
 		in: make(chan rtMsg, r.cfg.BacklogMS/20+4)}
@@ -138,7 +149,7 @@ type rtMsg struct {
 // request's, which is why it is kept in the struct.
 type rtStream struct {
 	r      *Realtime
-	out    chan<- Result
+	out    chan<- stream.Result
 	in     chan rtMsg
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -193,7 +204,7 @@ type rtSeg struct {
 	done     []bool
 	ended    bool
 	failed   error
-	res      *Resampler
+	res      audio.Resampler
 	uncommit int // 24 kHz samples appended since the last commit
 }
 
@@ -268,7 +279,7 @@ func (s *rtStream) run() {
 			if seg.failed == nil {
 				seg.failed = err
 				if seg.ended {
-					s.result(Result{Seg: seg.id, Final: true, Err: err})
+					s.result(stream.Result{Seg: seg.id, Final: true, Err: err})
 				}
 			}
 		}
@@ -282,7 +293,7 @@ func (s *rtStream) run() {
 				return
 			}
 		}
-		s.result(Result{Seg: seg.id, Text: joinText(seg.chunks), Final: true})
+		s.result(stream.Result{Seg: seg.id, Text: joinText(seg.chunks), Final: true})
 	}
 	commit := func(seg *rtSeg) {
 		if seg.failed != nil {
@@ -318,7 +329,7 @@ func (s *rtStream) run() {
 					cur.res.Close()
 				}
 				cur = &rtSeg{id: m.id}
-				res, err := NewResampler(Rate, RealtimeRate)
+				res, err := audio.Resample(s.r.cfg.Resample, stream.Rate, RealtimeRate)
 				if err != nil {
 					cur.failed = err
 					continue
@@ -379,7 +390,7 @@ func (s *rtStream) run() {
 					s.write(conn.ws, map[string]string{"type": "input_audio_buffer.clear"})
 				}
 				if seg.failed != nil {
-					s.result(Result{Seg: seg.id, Final: true, Err: seg.failed})
+					s.result(stream.Result{Seg: seg.id, Final: true, Err: seg.failed})
 					continue
 				}
 				finish(seg)
@@ -419,7 +430,7 @@ func (s *rtStream) run() {
 					if c.seg.failed == nil {
 						c.seg.failed = fmt.Errorf("%w: transcription failed: %s", ErrMalformed, ev.message())
 						if c.seg.ended {
-							s.result(Result{Seg: c.seg.id, Final: true, Err: c.seg.failed})
+							s.result(stream.Result{Seg: c.seg.id, Final: true, Err: c.seg.failed})
 						}
 					}
 				}
@@ -484,12 +495,12 @@ func (s *rtStream) partial(seg *rtSeg) {
 		parts = append(parts, strings.TrimSpace(t))
 	}
 	if t := joinText(parts); t != "" {
-		s.result(Result{Seg: seg.id, Text: t})
+		s.result(stream.Result{Seg: seg.id, Text: t})
 	}
 }
 
 // result hands r to the pipeline, giving up when the stream is closed.
-func (s *rtStream) result(r Result) {
+func (s *rtStream) result(r stream.Result) {
 	select {
 	case s.out <- r:
 	case <-s.ctx.Done():
@@ -577,7 +588,7 @@ func (s *rtStream) append(ws *websocket.Conn, pcm []float32) error {
 	}
 	raw := make([]byte, 2*len(pcm))
 	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(raw[2*i:], uint16(FloatToInt16(v)))
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(audio.FloatToInt16(v)))
 	}
 	return s.write(ws, map[string]string{"type": "input_audio_buffer.append", "audio": base64.StdEncoding.EncodeToString(raw)})
 }
