@@ -61,7 +61,7 @@ func (m *metrics) registerRecognizer(s *Server) {
 			defer s.mu.Unlock()
 			n := 0
 			for _, ls := range s.live {
-				n += ls.pipe.Waiting()
+				n += ls.call.Waiting()
 			}
 			return float64(n)
 		}))

@@ -135,16 +135,19 @@ func filter(evs []coach.Event, types ...string) []coach.Event {
 // analyzeOffline runs cuecard analyze's pipeline on the same audio.
 func analyzeOffline(tb testing.TB) []coach.Event {
 	tb.Helper()
+	return analyzePaths(tb, rep(), prospect())
+}
+
+// analyzePaths is analyzeOffline for other files.
+func analyzePaths(tb testing.TB, repPath, prospectPath string) []coach.Event {
+	tb.Helper()
 	pb, _ := coach.DefaultPlaybook()
 	var evs []coach.Event
-	c := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
-	var end int64
-	err := stream.AnalyzeFiles(context.Background(), calltest.Config(), recognizer, rep(), prospect(), func(in coach.Input) error {
-		end = max(end, in.AtMS)
-		return c.Step(in)
-	})
+	c := stream.NewCall(calltest.Config(), recognizer, pb, func(ev coach.Event) error { evs = append(evs, ev); return nil }, stream.CallOptions{})
+	defer c.Close()
+	err := c.PlayFiles(context.Background(), repPath, prospectPath)
 	if err == nil {
-		err = c.Finish(end)
+		_, err = c.Finish(context.Background())
 	}
 	if err != nil {
 		tb.Fatal(err)

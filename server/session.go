@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,14 +76,8 @@ type liveSession struct {
 	everAudio   bool
 	lastAudio   time.Time
 	detachedAt  time.Time
-	pipe        *stream.Pipeline
-	coach       *stream.Coach
-	rs          [2]audio.Resampler
-	rsRate      [2]int
-	written     [2]int64 // 16 kHz samples written per side
-	skip        [2]int64 // samples to drop from a side that was padded
+	call        *stream.Call
 	rec         [2]*recorder
-	buf         []float32
 	seq         int64
 	pending     []coach.Event
 	batches     chan batch
@@ -178,8 +171,7 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	ls.hub = newHub(func() { s.metrics.evictions.Inc() })
 	// Made here, not in run, so that metrics may read the pipeline's
 	// waiting count while the session runs.
-	ls.coach = stream.NewCoach(s.pb, ls.onEvent)
-	ls.pipe = stream.NewPipeline(s.cfg.Pipeline, s.tr, ls.onInput)
+	ls.call = stream.NewCall(s.cfg.Pipeline, s.tr, s.pb, ls.onEvent, stream.CallOptions{Record: ls.record})
 	s.live[id] = ls
 	close(s.started)
 	s.started = make(chan struct{})
@@ -283,7 +275,7 @@ loop:
 				break loop
 			}
 		case up := <-reviews:
-			up.AtMS = ls.coach.Now()
+			up.AtMS = ls.call.Now()
 			if err := ls.onEvent(up); err != nil {
 				log.Error("review", "err", err)
 			}
@@ -361,84 +353,56 @@ func (ls *liveSession) drain(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// onAudio resamples, records and feeds one frame.
+// onAudio feeds one frame to the call.
 func (ls *liveSession) onAudio(it item) error {
-	i := int(it.sp) - 1
-	if ls.rs[i] == nil || ls.rsRate[i] != it.src.rate {
-		if ls.rs[i] != nil {
-			ls.rs[i].Close()
-		}
-		r, err := audio.Resample(ls.srv.cfg.Pipeline.Resample, it.src.rate, stream.Rate)
-		if err != nil {
-			return err
-		}
-		ls.rs[i], ls.rsRate[i] = r, it.src.rate
-	}
 	ls.srv.metrics.framesIn.Inc()
 	ls.everAudio, ls.lastAudio = true, it.at
-	ls.buf = ls.rs[i].Process(ls.buf[:0], it.pcm)
-	pcm := ls.buf
-	if n := min(ls.skip[i], int64(len(pcm))); n > 0 {
-		pcm = pcm[n:]
-		ls.skip[i] -= n
-	}
-	return ls.write(it.sp, pcm, it.src.recorded, it.at)
-}
-
-// write records samples and feeds them to the pipeline.
-func (ls *liveSession) write(sp coach.Speaker, pcm []float32, recorded bool, at time.Time) error {
-	if len(pcm) == 0 {
-		return nil
-	}
-	i := int(sp) - 1
-	if !recorded {
-		if ls.rec[i] == nil {
-			r, err := newRecorder(ls.srv.st, ls.id, sp)
-			if err != nil {
-				return err
-			}
-			// A side that starts late is padded to the other's position.
-			if err := r.write(make([]float32, ls.written[i])); err != nil {
-				return err
-			}
-			ls.rec[i] = r
-		}
-		if err := ls.rec[i].write(pcm); err != nil {
-			return err
-		}
-	}
-	ls.written[i] += int64(len(pcm))
-	if err := ls.pipe.Write(sp, pcm); err != nil {
+	if err := ls.call.Write(it.sp, it.src.rate, it.pcm); err != nil {
 		return err
 	}
-	ls.mark(at)
+	ls.mark(it.at)
 	return ls.failed
 }
 
+// record writes one side's audio to its recording, unless the source
+// records its own. A side that starts late is padded to its position.
+func (ls *liveSession) record(sp coach.Speaker, pcm []float32) error {
+	if ls.srcRecorded {
+		return nil
+	}
+	i := int(sp) - 1
+	if ls.rec[i] == nil {
+		r, err := newRecorder(ls.srv.st, ls.id, sp)
+		if err != nil {
+			return err
+		}
+		if err := r.write(make([]float32, ls.call.Written(sp))); err != nil {
+			return err
+		}
+		ls.rec[i] = r
+	}
+	return ls.rec[i].write(pcm)
+}
+
 // padLagging feeds silence to a side that has sent nothing for a while,
-// so the other side's audio is processed; real audio that arrives late for
-// the padded stretch is dropped.
+// so the other side's audio is processed (see stream.Call.PadLagging).
 func (ls *liveSession) padLagging(now time.Time) {
 	if !ls.everAudio {
 		return
 	}
-	const lag = stream.Rate / 2 // 500 ms
-	for i, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
-		o := 1 - i
-		if d := ls.written[o] - ls.written[i]; d > lag {
-			n := d - lag/2
-			if err := ls.write(sp, make([]float32, n), ls.srcRecorded, now); err != nil {
-				ls.failed = err
-				return
-			}
-			ls.skip[i] += n
-		}
+	padded, err := ls.call.PadLagging()
+	if err != nil {
+		ls.failed = err
+		return
+	}
+	if padded {
+		ls.mark(now)
 	}
 }
 
 // mark remembers when the pipeline reached its current media time.
 func (ls *liveSession) mark(at time.Time) {
-	m := ls.pipe.MediaMS()
+	m := ls.call.MediaMS()
 	if n := len(ls.wall); n > 0 && ls.wall[n-1].mediaMS == m {
 		return
 	}
@@ -457,8 +421,6 @@ func (ls *liveSession) wallAt(ms int64) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
-func (ls *liveSession) onInput(in coach.Input) error { return ls.coach.Step(in) }
 
 // onEvent publishes one event and queues it for the store.
 func (ls *liveSession) onEvent(ev coach.Event) error {
@@ -516,34 +478,9 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	s := ls.srv
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FlushTimeout)
 	defer cancel()
-	// The resamplers hold the last few milliseconds of each side.
-	for i, r := range ls.rs {
-		if r == nil {
-			continue
-		}
-		tail := r.Flush(nil)
-		if n := min(ls.skip[i], int64(len(tail))); n > 0 {
-			tail = tail[n:]
-		}
-		if err := ls.write(coach.Speaker(i+1), tail, ls.srcRecorded, time.Now()); err != nil {
-			log.Error("flush resampler", "err", err)
-		}
-	}
-	if err := ls.pipe.Flush(ctx); err != nil && !errors.Is(err, stream.ErrClosed) {
-		log.Error("flush pipeline", "err", err)
-	}
-	ls.pipe.Close()
-	for _, r := range ls.rs {
-		if r != nil {
-			r.Close()
-		}
-	}
-	if err := ls.coach.Finish(ls.pipe.MediaMS()); err != nil {
-		log.Error("finish coach", "err", err)
-	}
-	var sum *coach.Summary
-	if n := len(ls.pending); n > 0 && ls.pending[n-1].Type == coach.EventSummary {
-		sum = ls.pending[n-1].Summary
+	sum, err := ls.call.Finish(ctx)
+	if err != nil {
+		log.Error("finish call", "err", err)
 	}
 	if ls.review != nil {
 		ls.review.Close()
@@ -575,7 +512,7 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	}
 	ls.endReason = reason
 	ls.hub.close()
-	log.Info("session ended", "reason", reason, "media_ms", ls.pipe.MediaMS())
+	log.Info("session ended", "reason", reason, "media_ms", ls.call.MediaMS())
 }
 
 // recorder writes one side's 16 kHz audio to a WAV file.

@@ -318,8 +318,6 @@ func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths
 	var (
 		batch    []coach.Event
 		seq      int64 = 1
-		sum      *coach.Summary
-		end      int64
 		reported int64
 		last     = time.Now()
 	)
@@ -334,31 +332,27 @@ func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths
 		batch = batch[:0]
 		return nil
 	}
-	c := stream.NewCoach(s.pb, func(ev coach.Event) error {
-		if ev.Type == coach.EventSummary {
-			sum = ev.Summary
-		}
-		batch = append(batch, ev)
-		if len(batch) >= uploadBatch {
-			return flush()
-		}
-		return nil
-	})
-	step := func(in coach.Input) error {
-		end = max(end, in.AtMS)
-		if err := c.Step(in); err != nil {
-			return err
-		}
+	progress := func(in coach.Input) error {
 		if in.AtMS-reported >= uploadProgressEvery || time.Since(last) > time.Second {
 			reported, last = in.AtMS, time.Now()
 			return rs.SetUpload(ctx, store.Upload{ID: id, State: store.UploadAnalyzing, DoneMS: min(in.AtMS, totalMS), TotalMS: totalMS})
 		}
 		return nil
 	}
-	if err := stream.AnalyzeFiles(ctx, s.cfg.Pipeline, s.tr, paths[0], paths[1], step); err != nil {
+	c := stream.NewCall(s.cfg.Pipeline, s.tr, s.pb, func(ev coach.Event) error {
+		batch = append(batch, ev)
+		if len(batch) >= uploadBatch {
+			return flush()
+		}
+		return nil
+	}, stream.CallOptions{Input: progress})
+	defer c.Close()
+	if err := c.PlayFiles(ctx, paths[0], paths[1]); err != nil {
 		return err
 	}
-	if err := c.Finish(max(end, totalMS)); err != nil {
+	c.EndAtLeast(totalMS)
+	sum, err := c.Finish(ctx)
+	if err != nil {
 		return err
 	}
 	if err := flush(); err != nil {

@@ -22,10 +22,8 @@ import (
 
 	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
-	"github.com/cuecard/cuecard/stream"
 )
 
 // newRTCServer starts a test server with the WebRTC endpoint on a free
@@ -256,26 +254,6 @@ func decodedCall(t *testing.T, call map[coach.Speaker][][]byte) map[coach.Speake
 		out[sp] = path
 	}
 	return out
-}
-
-// analyzePaths is analyzeOffline for other files.
-func analyzePaths(t *testing.T, repPath, prospectPath string) []coach.Event {
-	t.Helper()
-	pb, _ := coach.DefaultPlaybook()
-	var evs []coach.Event
-	c := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
-	var end int64
-	err := stream.AnalyzeFiles(context.Background(), calltest.Config(), recognizer, repPath, prospectPath, func(in coach.Input) error {
-		end = max(end, in.AtMS)
-		return c.Step(in)
-	})
-	if err == nil {
-		err = c.Finish(end)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return evs
 }
 
 // TestWebRTCMatchesAnalyze streams the synthesized call over a real pion

@@ -46,21 +46,40 @@ func (s *source) close() {
 // rate; multi-channel files are mixed down), time-aligned from 0, as fast
 // as the CPU allows, calling emit for every input on the caller's
 // goroutine. The shorter file is padded with silence. tr may be nil for
-// voice activity only. Errors name the file.
+// voice activity only. Errors name the file. Call.PlayFiles does the same
+// for a coached call.
 func AnalyzeFiles(ctx context.Context, cfg Config, tr Transcriber, repPath, prospectPath string, emit func(coach.Input) error) error {
-	rep, err := openSource(repPath, false, cfg.Resample)
+	p := NewPipeline(cfg, tr, emit)
+	defer p.Close()
+	if err := playFiles(ctx, cfg.Resample, repPath, prospectPath, p.Write); err != nil {
+		return err
+	}
+	return p.Flush(ctx)
+}
+
+// AnalyzeStereo is AnalyzeFiles for one two-channel WAV file: left is the
+// rep, right the prospect.
+func AnalyzeStereo(ctx context.Context, cfg Config, tr Transcriber, path string, emit func(coach.Input) error) error {
+	p := NewPipeline(cfg, tr, emit)
+	defer p.Close()
+	if err := playStereo(ctx, cfg.Resample, path, p.Write); err != nil {
+		return err
+	}
+	return p.Flush(ctx)
+}
+
+func playFiles(ctx context.Context, newRes audio.NewResampler, repPath, prospectPath string, write func(coach.Speaker, []float32) error) error {
+	rep, err := openSource(repPath, false, newRes)
 	if err != nil {
 		return err
 	}
 	defer rep.close()
-	pro, err := openSource(prospectPath, false, cfg.Resample)
+	pro, err := openSource(prospectPath, false, newRes)
 	if err != nil {
 		return err
 	}
 	defer pro.close()
-	p := NewPipeline(cfg, tr, emit)
-	defer p.Close()
-	return run(ctx, p, func() ([2][]float32, [2]bool, error) {
+	return play(ctx, write, func() ([2][]float32, [2]bool, error) {
 		r, rerr := rep.next()
 		q, qerr := pro.next()
 		for _, err := range []error{rerr, qerr} {
@@ -72,26 +91,22 @@ func AnalyzeFiles(ctx context.Context, cfg Config, tr Transcriber, repPath, pros
 	})
 }
 
-// AnalyzeStereo is AnalyzeFiles for one two-channel WAV file: left is the
-// rep, right the prospect.
-func AnalyzeStereo(ctx context.Context, cfg Config, tr Transcriber, path string, emit func(coach.Input) error) error {
-	src, err := openSource(path, true, cfg.Resample)
+func playStereo(ctx context.Context, newRes audio.NewResampler, path string, write func(coach.Speaker, []float32) error) error {
+	src, err := openSource(path, true, newRes)
 	if err != nil {
 		return err
 	}
 	defer src.close()
-	p := NewPipeline(cfg, tr, emit)
-	defer p.Close()
-	return run(ctx, p, func() ([2][]float32, [2]bool, error) {
+	return play(ctx, write, func() ([2][]float32, [2]bool, error) {
 		ch, err := src.next()
 		return ch, [2]bool{err == io.EOF, err == io.EOF}, err
 	})
 }
 
-// run feeds both sides chunk by chunk. Once one side has ended it is fed
+// play feeds both sides chunk by chunk. Once one side has ended it is fed
 // silence as long as the other's chunk, so nothing piles up in the
 // pipeline and the shorter side is padded.
-func run(ctx context.Context, p *Pipeline, next func() ([2][]float32, [2]bool, error)) error {
+func play(ctx context.Context, write func(coach.Speaker, []float32) error, next func() ([2][]float32, [2]bool, error)) error {
 	var zeros []float32
 	for {
 		if err := ctx.Err(); err != nil {
@@ -99,7 +114,7 @@ func run(ctx context.Context, p *Pipeline, next func() ([2][]float32, [2]bool, e
 		}
 		ch, done, err := next()
 		if done[0] && done[1] {
-			break
+			return nil
 		}
 		if err != nil && err != io.EOF {
 			return err
@@ -113,10 +128,9 @@ func run(ctx context.Context, p *Pipeline, next func() ([2][]float32, [2]bool, e
 			if done[i] {
 				x = zeros[:n]
 			}
-			if err := p.Write(sp, x); err != nil {
+			if err := write(sp, x); err != nil {
 				return err
 			}
 		}
 	}
-	return p.Flush(ctx)
 }

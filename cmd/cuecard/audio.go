@@ -51,24 +51,21 @@ func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit f
 		return err
 	}
 	defer closer.Close()
-	c := stream.NewCoach(pb, emit)
-	var end int64
-	step := func(x coach.Input) error {
-		end = max(end, x.AtMS)
-		return c.Step(x)
-	}
 	cfg := stream.DefaultConfig()
 	cfg.Resample = soxr.New
 	// Offline, wait for each transcript, so a run gives the same events
 	// however fast the recognizer answers.
 	cfg.AwaitFinals = true
+	c := stream.NewCall(cfg, tr, pb, emit, stream.CallOptions{})
+	defer c.Close()
 	if in.stereo != "" {
-		err = stream.AnalyzeStereo(ctx, cfg, tr, in.stereo, step)
+		err = c.PlayStereo(ctx, in.stereo)
 	} else {
-		err = stream.AnalyzeFiles(ctx, cfg, tr, in.rep, in.prospect, step)
+		err = c.PlayFiles(ctx, in.rep, in.prospect)
 	}
 	if err != nil {
 		return audioError(err)
 	}
-	return c.Finish(end)
+	_, err = c.Finish(ctx)
+	return err
 }

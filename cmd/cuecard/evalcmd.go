@@ -66,17 +66,14 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 				return nil, nil, err
 			}
 			var evs []coach.Event
-			co := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
-			var end int64
 			cfg := stream.DefaultConfig()
 			cfg.Resample = soxr.New
 			cfg.AwaitFinals = true
-			err = stream.AnalyzeFiles(ctx, cfg, tr, res.Rep, res.Prospect, func(in coach.Input) error {
-				end = max(end, in.AtMS)
-				return co.Step(in)
-			})
+			call := stream.NewCall(cfg, tr, pb, func(ev coach.Event) error { evs = append(evs, ev); return nil }, stream.CallOptions{})
+			defer call.Close()
+			err = call.PlayFiles(ctx, res.Rep, res.Prospect)
 			if err == nil {
-				err = co.Finish(end)
+				_, err = call.Finish(ctx)
 			}
 			return evs, eval.Latencies(c, evs, res.Segments), err
 		}
