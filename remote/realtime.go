@@ -226,241 +226,363 @@ type rtEvent struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
-	conn *websocket.Conn
+	conn rtSocket
 	err  error
 }
 
+// rtSocket is what the state machine needs of a connection: the
+// WebSocket, or a fake in tests.
+type rtSocket interface {
+	send(v any) error
+	close()
+}
+
 type rtConn struct {
-	ws      *websocket.Conn
+	ws      rtSocket
 	commits []*rtChunk          // committed, not yet acknowledged
 	items   map[string]*rtChunk // acknowledged, waiting for a transcript
 }
 
+// rtMachine is the state of one side's stream: the connection, the
+// segment being streamed and the chunks waiting for transcripts. Each
+// handleXxx method is one transition; run's select loop calls them, and
+// tests call them directly with a fake socket.
+type rtMachine struct {
+	chunkMS  int
+	timeout  time.Duration
+	resample audio.NewResampler
+	dial     func() (rtSocket, error)
+	emit     func(stream.Result)
+
+	conn     *rtConn
+	cur      *rtSeg
+	buf, out []float32
+}
+
+// minChunk is the shortest commit the service takes (100 ms at 24 kHz).
+const minChunk = RealtimeRate / 10
+
 // run is the stream's owner goroutine.
 func (s *rtStream) run() {
-	var (
-		conn *rtConn
-		cur  *rtSeg
-		evs  = make(chan rtEvent, 64)
-		tick = time.NewTicker(250 * time.Millisecond)
-		buf  []float32
-		out  []float32
-	)
+	evs := make(chan rtEvent, 64)
+	m := &rtMachine{
+		chunkMS:  s.r.cfg.ChunkMS,
+		timeout:  s.r.guard.Config().Timeout,
+		resample: s.r.cfg.Resample,
+		dial:     func() (rtSocket, error) { return s.connect(evs) },
+		emit:     s.result,
+	}
+	defer m.close()
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	defer func() {
-		if conn != nil {
-			conn.ws.Close()
-		}
-		if cur != nil && cur.res != nil {
-			cur.res.Close()
-		}
-	}()
-	timeout := s.r.guard.Config().Timeout
-	minChunk := RealtimeRate / 10 // the service refuses commits under 100 ms
-	drop := func(err error) {
-		// The connection is gone: every segment with a chunk in flight
-		// fails, and the next segment dials again.
-		if conn == nil {
-			return
-		}
-		conn.ws.Close()
-		failed := map[*rtSeg]bool{}
-		for _, c := range conn.commits {
-			failed[c.seg] = true
-		}
-		for _, c := range conn.items {
-			failed[c.seg] = true
-		}
-		conn = nil
-		if cur != nil {
-			failed[cur] = true
-		}
-		for seg := range failed {
-			if seg.failed == nil {
-				seg.failed = err
-				if seg.ended {
-					s.result(stream.Result{Seg: seg.id, Final: true, Err: err})
-				}
-			}
-		}
-	}
-	finish := func(seg *rtSeg) {
-		if !seg.ended || seg.failed != nil {
-			return
-		}
-		for _, d := range seg.done {
-			if !d {
-				return
-			}
-		}
-		s.result(stream.Result{Seg: seg.id, Text: joinText(seg.chunks), Final: true})
-	}
-	commit := func(seg *rtSeg) {
-		if seg.failed != nil {
-			return
-		}
-		if conn == nil {
-			seg.failed = errors.New("connection lost")
-			return
-		}
-		if err := s.write(conn.ws, map[string]string{"type": "input_audio_buffer.commit"}); err != nil {
-			seg.failed = err
-			drop(err)
-			return
-		}
-		seg.chunks = append(seg.chunks, "")
-		seg.done = append(seg.done, false)
-		conn.commits = append(conn.commits, &rtChunk{seg: seg, idx: len(seg.chunks) - 1, deadline: time.Now().Add(timeout)})
-		seg.uncommit = 0
-	}
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case m := <-s.in:
-			switch m.kind {
-			case rtBegin:
-				if cur != nil && !cur.ended {
-					// The previous segment's end was lost in a full
-					// backlog: it is already counted; clear its audio.
-					if conn != nil && cur.uncommit > 0 {
-						s.write(conn.ws, map[string]string{"type": "input_audio_buffer.clear"})
-					}
-					cur.res.Close()
-				}
-				cur = &rtSeg{id: m.id}
-				res, err := audio.Resample(s.r.cfg.Resample, stream.Rate, RealtimeRate)
-				if err != nil {
-					cur.failed = err
-					continue
-				}
-				cur.res = res
-				if conn == nil {
-					ws, err := s.connect(evs)
-					if err != nil {
-						cur.failed = err
-						continue
-					}
-					conn = &rtConn{ws: ws, items: map[string]*rtChunk{}}
-				}
-			case rtAudio:
-				if cur == nil || cur.failed != nil || conn == nil {
-					continue
-				}
-				buf = buf[:0]
-				for _, v := range m.pcm {
-					buf = append(buf, float32(v)/32768)
-				}
-				out = cur.res.Process(out[:0], buf)
-				if err := s.append(conn.ws, out); err != nil {
-					cur.failed = err
-					drop(err)
-					continue
-				}
-				cur.uncommit += len(out)
-				if c := s.r.cfg.ChunkMS; c > 0 && cur.uncommit >= c*RealtimeRate/1000 {
-					commit(cur)
-				}
-			case rtEnd:
-				if cur == nil {
-					continue
-				}
-				seg := cur
-				cur = nil
-				seg.ended = true
-				if seg.res != nil {
-					if seg.failed == nil && conn != nil {
-						out = seg.res.Flush(out[:0])
-						if err := s.append(conn.ws, out); err != nil {
-							seg.failed = err
-							drop(err)
-						}
-						seg.uncommit += len(out)
-					}
-					seg.res.Close()
-					seg.res = nil
-				}
-				switch {
-				case seg.failed != nil:
-				case seg.uncommit >= minChunk || len(seg.chunks) == 0:
-					commit(seg)
-				case conn != nil && seg.uncommit > 0:
-					// A tail too short to commit: drop it so it does
-					// not open the next segment.
-					s.write(conn.ws, map[string]string{"type": "input_audio_buffer.clear"})
-				}
-				if seg.failed != nil {
-					s.result(stream.Result{Seg: seg.id, Final: true, Err: seg.failed})
-					continue
-				}
-				finish(seg)
-			}
+		case msg := <-s.in:
+			m.handleMsg(msg)
 		case ev := <-evs:
-			if conn == nil || ev.conn != conn.ws {
-				continue // from a connection already dropped
+			m.handleEvent(ev)
+		case now := <-tick.C:
+			m.handleTick(now)
+		}
+	}
+}
+
+// close ends the connection and frees the current segment's resampler.
+func (m *rtMachine) close() {
+	if m.conn != nil {
+		m.conn.ws.close()
+	}
+	if m.cur != nil && m.cur.res != nil {
+		m.cur.res.Close()
+	}
+}
+
+func (m *rtMachine) handleMsg(msg rtMsg) {
+	switch msg.kind {
+	case rtBegin:
+		m.handleBegin(msg.id)
+	case rtAudio:
+		m.handleAudio(msg.pcm)
+	case rtEnd:
+		m.handleEnd()
+	}
+}
+
+// handleBegin starts segment id, dialling if there is no connection.
+func (m *rtMachine) handleBegin(id uint64) {
+	if m.cur != nil && !m.cur.ended {
+		// The previous segment's end was lost in a full backlog: it is
+		// already counted; clear its audio.
+		if m.conn != nil && m.cur.uncommit > 0 {
+			m.conn.ws.send(map[string]string{"type": "input_audio_buffer.clear"})
+		}
+		if m.cur.res != nil {
+			m.cur.res.Close()
+		}
+	}
+	m.cur = &rtSeg{id: id}
+	res, err := audio.Resample(m.resample, stream.Rate, RealtimeRate)
+	if err != nil {
+		m.cur.failed = err
+		return
+	}
+	m.cur.res = res
+	if m.conn == nil {
+		ws, err := m.dial()
+		if err != nil {
+			m.cur.failed = err
+			return
+		}
+		m.conn = &rtConn{ws: ws, items: map[string]*rtChunk{}}
+	}
+}
+
+// handleAudio appends 16 kHz samples of the current segment, committing a
+// chunk once ChunkMS have been sent.
+func (m *rtMachine) handleAudio(pcm []int16) {
+	if m.cur == nil || m.cur.failed != nil || m.conn == nil {
+		return
+	}
+	m.buf = m.buf[:0]
+	for _, v := range pcm {
+		m.buf = append(m.buf, float32(v)/32768)
+	}
+	m.out = m.cur.res.Process(m.out[:0], m.buf)
+	if err := m.append(m.out); err != nil {
+		m.cur.failed = err
+		m.drop(err)
+		return
+	}
+	m.cur.uncommit += len(m.out)
+	if m.chunkMS > 0 && m.cur.uncommit >= m.chunkMS*RealtimeRate/1000 {
+		m.commit(m.cur)
+	}
+}
+
+// handleEnd ends the current segment: the resampler's tail is sent and
+// the rest committed (or, too short to commit, cleared).
+func (m *rtMachine) handleEnd() {
+	seg := m.cur
+	if seg == nil {
+		return
+	}
+	m.cur = nil
+	seg.ended = true
+	if seg.res != nil {
+		if seg.failed == nil && m.conn != nil {
+			m.out = seg.res.Flush(m.out[:0])
+			if err := m.append(m.out); err != nil {
+				seg.failed = err
+				m.drop(err)
 			}
-			if ev.err != nil {
-				drop(ev.err)
-				continue
-			}
-			switch ev.Type {
-			case "input_audio_buffer.committed":
-				if len(conn.commits) > 0 {
-					conn.items[ev.ItemID] = conn.commits[0]
-					conn.commits = conn.commits[1:]
-				}
-			case "conversation.item.input_audio_transcription.delta":
-				if c := conn.items[ev.ItemID]; c != nil && c.seg.failed == nil && !c.seg.done[c.idx] {
-					c.seg.chunks[c.idx] += ev.Delta
-					s.partial(c.seg)
-				}
-			case "conversation.item.input_audio_transcription.completed":
-				if c := conn.items[ev.ItemID]; c != nil {
-					delete(conn.items, ev.ItemID)
-					c.seg.chunks[c.idx] = strings.TrimSpace(ev.Transcript)
-					c.seg.done[c.idx] = true
-					if !c.seg.ended && c.seg.failed == nil {
-						s.partial(c.seg)
-					}
-					finish(c.seg)
-				}
-			case "conversation.item.input_audio_transcription.failed":
-				if c := conn.items[ev.ItemID]; c != nil {
-					delete(conn.items, ev.ItemID)
-					if c.seg.failed == nil {
-						c.seg.failed = fmt.Errorf("%w: transcription failed: %s", ErrMalformed, ev.message())
-						if c.seg.ended {
-							s.result(stream.Result{Seg: c.seg.id, Final: true, Err: c.seg.failed})
-						}
-					}
-				}
-			case "error":
-				if ev.Error != nil && ev.Error.Code == "input_audio_buffer_commit_empty" && len(conn.commits) > 0 {
-					c := conn.commits[0]
-					conn.commits = conn.commits[1:]
-					c.seg.done[c.idx] = true
-					finish(c.seg)
-					continue
-				}
-				drop(fmt.Errorf("realtime error: %s", ev.message()))
-			}
-		case <-tick.C:
-			if conn == nil {
-				continue
-			}
-			now := time.Now()
-			late := false
-			for _, c := range conn.commits {
-				late = late || now.After(c.deadline)
-			}
-			for _, c := range conn.items {
-				late = late || now.After(c.deadline)
-			}
-			if late {
-				drop(fmt.Errorf("%w: no transcript within %s", ErrTimeout, timeout))
+			seg.uncommit += len(m.out)
+		}
+		seg.res.Close()
+		seg.res = nil
+	}
+	switch {
+	case seg.failed != nil:
+	case seg.uncommit >= minChunk || len(seg.chunks) == 0:
+		m.commit(seg)
+	case m.conn != nil && seg.uncommit > 0:
+		// A tail too short to commit: drop it so it does not open the
+		// next segment.
+		m.conn.ws.send(map[string]string{"type": "input_audio_buffer.clear"})
+	}
+	if seg.failed != nil {
+		m.emit(stream.Result{Seg: seg.id, Final: true, Err: seg.failed})
+		return
+	}
+	m.finish(seg)
+}
+
+// handleEvent applies one server event of the current connection.
+func (m *rtMachine) handleEvent(ev rtEvent) {
+	if m.conn == nil || ev.conn != m.conn.ws {
+		return // from a connection already dropped
+	}
+	if ev.err != nil {
+		m.drop(ev.err)
+		return
+	}
+	switch ev.Type {
+	case "input_audio_buffer.committed":
+		m.handleCommitted(ev)
+	case "conversation.item.input_audio_transcription.delta":
+		m.handleDelta(ev)
+	case "conversation.item.input_audio_transcription.completed":
+		m.handleCompleted(ev)
+	case "conversation.item.input_audio_transcription.failed":
+		m.handleFailed(ev)
+	case "error":
+		m.handleError(ev)
+	}
+}
+
+// handleCommitted pairs the oldest commit with the item the service made.
+func (m *rtMachine) handleCommitted(ev rtEvent) {
+	if len(m.conn.commits) > 0 {
+		m.conn.items[ev.ItemID] = m.conn.commits[0]
+		m.conn.commits = m.conn.commits[1:]
+	}
+}
+
+// handleDelta adds to a chunk's transcript and sends the partial.
+func (m *rtMachine) handleDelta(ev rtEvent) {
+	if c := m.conn.items[ev.ItemID]; c != nil && c.seg.failed == nil && !c.seg.done[c.idx] {
+		c.seg.chunks[c.idx] += ev.Delta
+		m.partial(c.seg)
+	}
+}
+
+// handleCompleted sets a chunk's transcript; the segment's final goes out
+// once every chunk of an ended segment is done.
+func (m *rtMachine) handleCompleted(ev rtEvent) {
+	c := m.conn.items[ev.ItemID]
+	if c == nil {
+		return
+	}
+	delete(m.conn.items, ev.ItemID)
+	c.seg.chunks[c.idx] = strings.TrimSpace(ev.Transcript)
+	c.seg.done[c.idx] = true
+	if !c.seg.ended && c.seg.failed == nil {
+		m.partial(c.seg)
+	}
+	m.finish(c.seg)
+}
+
+// handleFailed fails the chunk's segment (reported once it has ended).
+func (m *rtMachine) handleFailed(ev rtEvent) {
+	c := m.conn.items[ev.ItemID]
+	if c == nil {
+		return
+	}
+	delete(m.conn.items, ev.ItemID)
+	if c.seg.failed != nil {
+		return
+	}
+	c.seg.failed = fmt.Errorf("%w: transcription failed: %s", ErrMalformed, ev.message())
+	if c.seg.ended {
+		m.emit(stream.Result{Seg: c.seg.id, Final: true, Err: c.seg.failed})
+	}
+}
+
+// handleError: an empty commit (audio the service took for nothing)
+// counts as a chunk without text; any other error drops the connection.
+func (m *rtMachine) handleError(ev rtEvent) {
+	if ev.Error != nil && ev.Error.Code == "input_audio_buffer_commit_empty" && len(m.conn.commits) > 0 {
+		c := m.conn.commits[0]
+		m.conn.commits = m.conn.commits[1:]
+		c.seg.done[c.idx] = true
+		m.finish(c.seg)
+		return
+	}
+	m.drop(fmt.Errorf("realtime error: %s", ev.message()))
+}
+
+// handleTick drops the connection when a chunk's transcript is overdue.
+func (m *rtMachine) handleTick(now time.Time) {
+	if m.conn == nil {
+		return
+	}
+	late := false
+	for _, c := range m.conn.commits {
+		late = late || now.After(c.deadline)
+	}
+	for _, c := range m.conn.items {
+		late = late || now.After(c.deadline)
+	}
+	if late {
+		m.drop(fmt.Errorf("%w: no transcript within %s", ErrTimeout, m.timeout))
+	}
+}
+
+// drop closes a lost connection: every segment with a chunk in flight
+// fails, and the next segment dials again.
+func (m *rtMachine) drop(err error) {
+	if m.conn == nil {
+		return
+	}
+	m.conn.ws.close()
+	failed := map[*rtSeg]bool{}
+	for _, c := range m.conn.commits {
+		failed[c.seg] = true
+	}
+	for _, c := range m.conn.items {
+		failed[c.seg] = true
+	}
+	m.conn = nil
+	if m.cur != nil {
+		failed[m.cur] = true
+	}
+	for seg := range failed {
+		if seg.failed == nil {
+			seg.failed = err
+			if seg.ended {
+				m.emit(stream.Result{Seg: seg.id, Final: true, Err: err})
 			}
 		}
 	}
+}
+
+// finish sends an ended segment's final once all its chunks are done.
+func (m *rtMachine) finish(seg *rtSeg) {
+	if !seg.ended || seg.failed != nil {
+		return
+	}
+	for _, d := range seg.done {
+		if !d {
+			return
+		}
+	}
+	m.emit(stream.Result{Seg: seg.id, Text: joinText(seg.chunks), Final: true})
+}
+
+// commit asks the service to transcribe the audio sent since the last
+// commit.
+func (m *rtMachine) commit(seg *rtSeg) {
+	if seg.failed != nil {
+		return
+	}
+	if m.conn == nil {
+		seg.failed = errors.New("connection lost")
+		return
+	}
+	if err := m.conn.ws.send(map[string]string{"type": "input_audio_buffer.commit"}); err != nil {
+		seg.failed = err
+		m.drop(err)
+		return
+	}
+	seg.chunks = append(seg.chunks, "")
+	seg.done = append(seg.done, false)
+	m.conn.commits = append(m.conn.commits, &rtChunk{seg: seg, idx: len(seg.chunks) - 1, deadline: time.Now().Add(m.timeout)})
+	seg.uncommit = 0
+}
+
+// partial sends the segment's text so far: completed chunks and the
+// deltas of the one being transcribed.
+func (m *rtMachine) partial(seg *rtSeg) {
+	parts := make([]string, 0, len(seg.chunks))
+	for _, t := range seg.chunks {
+		parts = append(parts, strings.TrimSpace(t))
+	}
+	if t := joinText(parts); t != "" {
+		m.emit(stream.Result{Seg: seg.id, Text: t})
+	}
+}
+
+// append sends 24 kHz samples as one input_audio_buffer.append event.
+func (m *rtMachine) append(pcm []float32) error {
+	if len(pcm) == 0 {
+		return nil
+	}
+	raw := make([]byte, 2*len(pcm))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(audio.FloatToInt16(v)))
+	}
+	return m.conn.ws.send(map[string]string{"type": "input_audio_buffer.append", "audio": base64.StdEncoding.EncodeToString(raw)})
 }
 
 func (ev rtEvent) message() string {
@@ -487,18 +609,6 @@ func joinText(parts []string) string {
 	return b.String()
 }
 
-// partial sends the segment's text so far: completed chunks and the
-// deltas of the one being transcribed.
-func (s *rtStream) partial(seg *rtSeg) {
-	parts := make([]string, 0, len(seg.chunks))
-	for _, t := range seg.chunks {
-		parts = append(parts, strings.TrimSpace(t))
-	}
-	if t := joinText(parts); t != "" {
-		s.result(stream.Result{Seg: seg.id, Text: t})
-	}
-}
-
 // result hands r to the pipeline, giving up when the stream is closed.
 func (s *rtStream) result(r stream.Result) {
 	select {
@@ -509,7 +619,7 @@ func (s *rtStream) result(r stream.Result) {
 
 // connect dials the service through the guard (retries, breaker),
 // configures the transcription session and starts the connection's reader.
-func (s *rtStream) connect(evs chan<- rtEvent) (*websocket.Conn, error) {
+func (s *rtStream) connect(evs chan<- rtEvent) (rtSocket, error) {
 	cfg := s.r.cfg.Remote
 	h := http.Header{}
 	if cfg.APIKey != "" {
@@ -536,7 +646,7 @@ func (s *rtStream) connect(evs chan<- rtEvent) (*websocket.Conn, error) {
 				"turn_detection": nil,
 			}},
 		}}
-		if err := s.write(c, update); err != nil {
+		if err := (&wsSocket{c, s.r.guard.Config().Timeout}).send(update); err != nil {
 			c.Close()
 			return err
 		}
@@ -547,6 +657,7 @@ func (s *rtStream) connect(evs chan<- rtEvent) (*websocket.Conn, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(1 << 20)
+	sock := &wsSocket{ws, s.r.guard.Config().Timeout}
 	s.wg.Go(func() {
 		for {
 			_, data, err := ws.ReadMessage()
@@ -562,7 +673,7 @@ func (s *rtStream) connect(evs chan<- rtEvent) (*websocket.Conn, error) {
 					ws.Close()
 				}
 			}
-			ev.conn = ws
+			ev.conn = sock
 			select {
 			case evs <- ev:
 			case <-s.ctx.Done():
@@ -573,22 +684,18 @@ func (s *rtStream) connect(evs chan<- rtEvent) (*websocket.Conn, error) {
 			}
 		}
 	})
-	return ws, nil
+	return sock, nil
 }
 
-func (s *rtStream) write(ws *websocket.Conn, v any) error {
-	ws.SetWriteDeadline(time.Now().Add(s.r.guard.Config().Timeout))
-	return ws.WriteJSON(v)
+// wsSocket is a connection to the service; writes have a deadline.
+type wsSocket struct {
+	ws      *websocket.Conn
+	timeout time.Duration
 }
 
-// append sends 24 kHz samples as one input_audio_buffer.append event.
-func (s *rtStream) append(ws *websocket.Conn, pcm []float32) error {
-	if len(pcm) == 0 {
-		return nil
-	}
-	raw := make([]byte, 2*len(pcm))
-	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(raw[2*i:], uint16(audio.FloatToInt16(v)))
-	}
-	return s.write(ws, map[string]string{"type": "input_audio_buffer.append", "audio": base64.StdEncoding.EncodeToString(raw)})
+func (w *wsSocket) send(v any) error {
+	w.ws.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.ws.WriteJSON(v)
 }
+
+func (w *wsSocket) close() { w.ws.Close() }

@@ -79,7 +79,7 @@ type Pipeline struct {
 	done  bool
 	held  int // utterances currently holding a recognizer
 
-	as       Async
+	rec      recognition
 	results  chan Result
 	nextID   uint64
 	inflight map[uint64]*segment // ended, waiting for their transcript
@@ -176,8 +176,12 @@ func NewPipeline(cfg Config, tr Transcriber, emit func(coach.Input) error) *Pipe
 		}
 		p.ch[i] = c
 	}
+	p.rec = noRecognition{}
+	if tr != nil {
+		p.rec = syncRecognition{p}
+	}
 	if a, ok := tr.(Async); ok {
-		p.as = a
+		p.rec = asyncRecognition{p}
 		p.results = make(chan Result, 64)
 		p.inflight = map[uint64]*segment{}
 		p.early = map[uint64]Result{}
@@ -271,15 +275,8 @@ func (p *Pipeline) step(fr, fp []float32) error {
 			return err
 		}
 	}
-	if p.as != nil {
-		if err := p.drain(at); err != nil {
-			return err
-		}
-	} else if err := p.retry(at); err != nil {
+	if err := p.rec.frame(at); err != nil {
 		return err
-	}
-	if p.tr != nil && p.as == nil {
-		p.countWaiting()
 	}
 	if at-p.tick >= int64(p.cfg.TickMS) {
 		p.tick = at
@@ -312,23 +309,7 @@ func (p *Pipeline) advance(c *channel, i, at int64) error {
 		if err := p.emit(coach.Input{Kind: coach.SpeechStart, AtMS: at, Speaker: c.sp, StartMS: seg.start}); err != nil {
 			return err
 		}
-		if p.tr == nil {
-			return nil
-		}
-		if p.as != nil {
-			p.begin(c, seg)
-			for k := range c.preroll {
-				p.write(c, seg, c.preroll[(c.ring+k)%len(c.preroll)])
-			}
-			return nil
-		}
-		p.tryStart(seg)
-		for k := range c.preroll {
-			if err := p.feed(seg, c.preroll[(c.ring+k)%len(c.preroll)]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return p.rec.begin(c, seg)
 	default:
 		if c.raw {
 			c.last, c.silent = i, 0
@@ -336,12 +317,8 @@ func (p *Pipeline) advance(c *channel, i, at int64) error {
 			c.silent++
 		}
 		seg := c.cur
-		if p.as != nil {
-			p.write(c, seg, c.pcm)
-		} else if p.tr != nil {
-			if err := p.feed(seg, c.pcm); err != nil {
-				return err
-			}
+		if err := p.rec.audio(c, seg, c.pcm); err != nil {
+			return err
 		}
 		if c.silent*p.cfg.VAD.FrameMS >= p.cfg.VAD.HangoverMS {
 			return p.end(c, at)
@@ -375,17 +352,7 @@ func (p *Pipeline) end(c *channel, at int64) error {
 	if err := p.emit(coach.Input{Kind: coach.SpeechEnd, AtMS: at, Speaker: c.sp, StartMS: seg.start, EndMS: seg.end}); err != nil {
 		return err
 	}
-	if p.tr == nil {
-		return nil
-	}
-	if p.as != nil {
-		return p.endAsync(c, seg, at)
-	}
-	if seg.utt == nil {
-		c.waiting = append(c.waiting, seg)
-		return nil
-	}
-	return p.final(seg, at)
+	return p.rec.end(c, seg, at)
 }
 
 func (p *Pipeline) final(seg *segment, at int64) error {
@@ -440,9 +407,6 @@ func (p *Pipeline) feed(seg *segment, pcm []int16) error {
 
 // retry starts recognizers for segments that were waiting for one.
 func (p *Pipeline) retry(at int64) error {
-	if p.tr == nil {
-		return nil
-	}
 	for _, c := range p.ch {
 		for len(c.waiting) > 0 {
 			seg := c.waiting[0]
@@ -505,25 +469,8 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 			}
 		}
 	}
-	if p.as != nil {
-		if err := p.awaitAll(ctx, at); err != nil {
-			return err
-		}
-	}
-	for _, c := range p.ch {
-		for len(c.waiting) > 0 {
-			seg := c.waiting[0]
-			u, err := p.tr.Start(ctx)
-			if err != nil {
-				return fmt.Errorf("flush: %w", err)
-			}
-			seg.utt = u
-			p.held++
-			if err := p.catchUp(seg, at); err != nil {
-				return err
-			}
-			c.waiting = c.waiting[1:]
-		}
+	if err := p.rec.flush(ctx, at); err != nil {
+		return err
 	}
 	if at > p.tick {
 		p.tick = at
