@@ -66,29 +66,35 @@ type Client struct {
 	guard *remote.Guard
 }
 
+// withDefaults returns c with its zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Remote.Model == "" {
+		c.Remote.Model = d.Remote.Model
+	}
+	if c.Cues == nil {
+		c.Cues = d.Cues
+	}
+	if c.FreshFor <= 0 {
+		c.FreshFor = d.FreshFor
+	}
+	if c.ContextLines <= 0 {
+		c.ContextLines = d.ContextLines
+	}
+	if c.MaxReviews <= 0 {
+		c.MaxReviews = d.MaxReviews
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = d.MaxBody
+	}
+	return c
+}
+
 // New returns a client for cfg (zero fields take their defaults). It does
 // no network I/O; it fails on a bad configuration or when NoRemote forbids
 // the host.
 func New(cfg Config) (*Client, error) {
-	d := DefaultConfig()
-	if cfg.Remote.Model == "" {
-		cfg.Remote.Model = d.Remote.Model
-	}
-	if cfg.Cues == nil {
-		cfg.Cues = d.Cues
-	}
-	if cfg.FreshFor <= 0 {
-		cfg.FreshFor = d.FreshFor
-	}
-	if cfg.ContextLines <= 0 {
-		cfg.ContextLines = d.ContextLines
-	}
-	if cfg.MaxReviews <= 0 {
-		cfg.MaxReviews = d.MaxReviews
-	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = d.MaxBody
-	}
+	cfg = cfg.withDefaults()
 	oc, err := remote.NewOpenAIClient(cfg.Remote)
 	if err != nil {
 		return nil, fmt.Errorf("llm: %w", err)

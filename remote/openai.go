@@ -185,20 +185,26 @@ var (
 	_ stream.Async       = (*OpenAI)(nil)
 )
 
+// withDefaults returns c with its zero fields set to the defaults.
+func (c OpenAIConfig) withDefaults() OpenAIConfig {
+	d := DefaultOpenAIConfig()
+	if c.Format == "" {
+		c.Format = d.Format
+	}
+	if c.MaxSegmentMS <= 0 {
+		c.MaxSegmentMS = d.MaxSegmentMS
+	}
+	return c
+}
+
 // NewOpenAI returns the backend for cfg; it fails without any network I/O
 // on a bad configuration or when NoRemote forbids the host.
 func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
-	d := DefaultOpenAIConfig()
-	if cfg.Format == "" {
-		cfg.Format = d.Format
-	}
+	cfg = cfg.withDefaults()
 	switch cfg.Format {
 	case "json", "verbose_json", "text":
 	default:
 		return nil, fmt.Errorf("openai transcription: unsupported response format %q", cfg.Format)
-	}
-	if cfg.MaxSegmentMS <= 0 {
-		cfg.MaxSegmentMS = d.MaxSegmentMS
 	}
 	c, err := NewOpenAIClient(cfg.Remote)
 	if err != nil {

@@ -71,16 +71,22 @@ var (
 	_ stream.Async       = (*Realtime)(nil)
 )
 
+// withDefaults returns c with its zero fields set to the defaults.
+func (c RealtimeConfig) withDefaults() RealtimeConfig {
+	d := DefaultRealtimeConfig()
+	if c.ChunkMS < 0 {
+		c.ChunkMS = 0
+	}
+	if c.BacklogMS <= 0 {
+		c.BacklogMS = d.BacklogMS
+	}
+	return c
+}
+
 // NewRealtime returns the backend for cfg; it fails without network I/O on
 // a bad configuration or when NoRemote forbids the host.
 func NewRealtime(cfg RealtimeConfig) (*Realtime, error) {
-	d := DefaultRealtimeConfig()
-	if cfg.ChunkMS < 0 {
-		cfg.ChunkMS = 0
-	}
-	if cfg.BacklogMS <= 0 {
-		cfg.BacklogMS = d.BacklogMS
-	}
+	cfg = cfg.withDefaults()
 	if err := cfg.Remote.Check(); err != nil {
 		return nil, fmt.Errorf("openai realtime: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/wire"
@@ -35,6 +36,7 @@ type testServer struct {
 	db  *store.DB
 	dir string
 	cl  *client.Client
+	st  *servertest.Server
 }
 
 // tinySocketBuffers makes the next test server's sockets buffer little in
@@ -53,42 +55,22 @@ func (l tinyListener) Accept() (net.Conn, error) {
 
 func newTestServer(tb testing.TB, dir string, edit func(*server.Config), tr stream.Transcriber) *testServer {
 	tb.Helper()
-	db, err := store.Open(context.Background(), dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pb, err := coach.DefaultPlaybook()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := server.DefaultConfig()
-	// Tests send audio faster than real time: queue all of it.
-	cfg.InputBuffer = 100000
-	if edit != nil {
-		edit(&cfg)
-	}
-	srv := server.New(cfg, db, tr, pb, nil)
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	opt := servertest.Options{Dir: dir, Transcriber: tr, Edit: func(cfg *server.Config) {
+		// Tests send audio faster than real time: queue all of it.
+		cfg.InputBuffer = 100000
+		if edit != nil {
+			edit(cfg)
+		}
+	}}
 	if tinySocketBuffers {
-		ts.Listener = tinyListener{ts.Listener}
+		opt.Listener = func(l net.Listener) net.Listener { return tinyListener{l} }
 	}
-	ts.Start()
-	t := &testServer{srv: srv, ts: ts, db: db, dir: dir, cl: &client.Client{BaseURL: ts.URL}}
-	tb.Cleanup(t.close)
-	return t
+	s := servertest.Start(tb, opt)
+	return &testServer{srv: s.Srv, ts: s.TS, db: s.DB, dir: s.Dir, cl: s.Client, st: s}
 }
 
 // close shuts the server down: sessions end, sockets close, the store last.
-func (t *testServer) close() {
-	if t.ts == nil {
-		return
-	}
-	t.srv.Shutdown()
-	t.ts.CloseClientConnections()
-	t.ts.Close()
-	t.db.Close()
-	t.ts = nil
-}
+func (t *testServer) close() { t.st.Close() }
 
 func (t *testServer) create(tb testing.TB) string {
 	tb.Helper()

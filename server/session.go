@@ -172,15 +172,13 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	// Made here, not in run, so that metrics may read the pipeline's
 	// waiting count while the session runs.
 	ls.call = stream.NewCall(s.cfg.Pipeline, s.tr, s.pb, ls.onEvent, stream.CallOptions{Record: ls.record})
+	if err := s.spawnLocked(func() { ls.run(s.base) }); err != nil {
+		return nil, err
+	}
 	s.live[id] = ls
 	close(s.started)
 	s.started = make(chan struct{})
 	s.metrics.sessions.Inc()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		ls.run(s.base)
-	}()
 	return ls, nil
 }
 
@@ -281,7 +279,7 @@ loop:
 			}
 		case now := <-tick.C:
 			if now.Sub(lastPersist) >= s.cfg.PersistInterval {
-				ls.flushPending()
+				ls.flushPending(false)
 				lastPersist = now
 			}
 			ls.padLagging(now)
@@ -450,14 +448,30 @@ func (ls *liveSession) onEvent(ev coach.Event) error {
 	return nil
 }
 
-func (ls *liveSession) flushPending() {
+// flushPending hands the events produced since the last call to the
+// persist goroutine without waiting: while it is busy they stay pending,
+// up to PersistBacklog, beyond which the oldest are dropped and counted.
+// At the end of the session (final) it waits instead.
+func (ls *liveSession) flushPending(final bool) {
 	if len(ls.pending) == 0 {
 		return
 	}
+	if over := len(ls.pending) - ls.srv.cfg.PersistBacklog; over > 0 && !final {
+		ls.pending = append(ls.pending[:0], ls.pending[over:]...)
+		ls.srv.metrics.persistDrop.Add(float64(over))
+	}
 	b := batch{first: ls.seq + 1, evs: ls.pending}
+	if final {
+		ls.batches <- b
+	} else {
+		select {
+		case ls.batches <- b:
+		default:
+			return // the store is behind: keep them for the next tick
+		}
+	}
 	ls.seq += int64(len(ls.pending))
 	ls.pending = nil
-	ls.batches <- b
 }
 
 // persist writes event batches in order; it owns no other state.
@@ -492,7 +506,7 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 			}
 		}
 	}
-	ls.flushPending()
+	ls.flushPending(true)
 	close(ls.batches)
 	ls.persistWG.Wait()
 	for i, r := range ls.rec {

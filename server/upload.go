@@ -102,18 +102,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		fail(ErrShuttingDown)
+	if err := s.spawn(func() { s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS) }); err != nil {
+		fail(err)
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS)
-	}()
 	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": ses.ID, "state": store.UploadAnalyzing, "total_ms": totalMS})
 }

@@ -108,11 +108,14 @@ func newPeer(s *Server, rtc *WebRTC, pc *webrtc.PeerConnection, id string, off o
 	return p
 }
 
-// run waits for the end of the session, of the peer, or of its turn as
+// run waits for the attach, then for the end of the session, of the peer, or of its turn as
 // the session's source, then closes the connection and joins everything.
 func (p *peer) run() {
-	defer p.s.wg.Done()
 	defer p.rtc.peers.Add(-1)
+	<-p.attached
+	if p.ls == nil {
+		return // the attach failed
+	}
 	writerDone := make(chan struct{})
 	if p.sub != nil {
 		go func() {

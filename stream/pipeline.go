@@ -53,6 +53,25 @@ func DefaultConfig() Config {
 		AwaitTimeout: 2 * time.Minute, MaxOutstanding: 16, StallMS: 8000}
 }
 
+// withDefaults returns c with its zero or out-of-range fields set to the
+// defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.VAD.FrameMS < 10 || c.VAD.FrameMS > 30 {
+		c.VAD.FrameMS = 20
+	}
+	if c.TickMS <= 0 || c.TickMS > 500 {
+		c.TickMS = 500
+	}
+	if c.MaxOutstanding <= 0 {
+		c.MaxOutstanding = d.MaxOutstanding
+	}
+	if c.AwaitTimeout <= 0 {
+		c.AwaitTimeout = d.AwaitTimeout
+	}
+	return c
+}
+
 // Pipeline turns the 16 kHz audio of the two sides of one call into
 // coach.Inputs: SpeechStart at a voice onset, Partial while the side
 // speaks, SpeechEnd and Final when the segment ends, and Ticks. It
@@ -159,12 +178,7 @@ type segment struct {
 // NewPipeline returns a pipeline that calls emit for every input. tr may
 // be nil for voice activity only (no Partial or Final inputs).
 func NewPipeline(cfg Config, tr Transcriber, emit func(coach.Input) error) *Pipeline {
-	if cfg.VAD.FrameMS < 10 || cfg.VAD.FrameMS > 30 {
-		cfg.VAD.FrameMS = 20
-	}
-	if cfg.TickMS <= 0 || cfg.TickMS > 500 {
-		cfg.TickMS = 500
-	}
+	cfg = cfg.withDefaults()
 	busy, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := &Pipeline{cfg: cfg, tr: tr, emit: emit, frame: Rate * cfg.VAD.FrameMS / 1000, busy: busy}
@@ -185,12 +199,6 @@ func NewPipeline(cfg Config, tr Transcriber, emit func(coach.Input) error) *Pipe
 		p.results = make(chan Result, 64)
 		p.inflight = map[uint64]*segment{}
 		p.early = map[uint64]Result{}
-		if p.cfg.MaxOutstanding <= 0 {
-			p.cfg.MaxOutstanding = 16
-		}
-		if p.cfg.AwaitTimeout <= 0 {
-			p.cfg.AwaitTimeout = 2 * time.Minute
-		}
 		for _, c := range p.ch {
 			c.rs = a.Open(c.sp, p.results)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/webui"
 	"github.com/cuecard/cuecard/webui/internal/browsertest"
@@ -65,39 +65,31 @@ func (l *connTracker) cut() {
 
 func newHarness(tb testing.TB) *harness {
 	tb.Helper()
-	db, err := store.Open(context.Background(), tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pb, err := coach.DefaultPlaybook()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	rc := server.DefaultWebRTCConfig()
 	rc.UDPPort, rc.ListenIP, rc.IncludeLoopback = 0, "127.0.0.1", true
 	rtc, err := server.NewWebRTC(rc, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := server.DefaultConfig()
-	cfg.UI = server.WithUITestHooks(webui.FS(""))
-	cfg.WebRTC = rtc
-	srv := server.New(cfg, db, recognizer, pb, nil)
-
-	mux := http.NewServeMux()
-	mux.Handle("/test-audio/", http.StripPrefix("/test-audio/", http.FileServer(http.Dir(callDir))))
-	mux.Handle("/", srv.Handler())
-	ts := httptest.NewUnstartedServer(mux)
-	conns := &connTracker{Listener: ts.Listener}
-	ts.Listener = conns
-	ts.Start()
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		ts.CloseClientConnections()
-		ts.Close()
-		rtc.Close()
-		db.Close()
+	tb.Cleanup(func() { rtc.Close() }) // after the server's shutdown
+	var conns *connTracker
+	ts := servertest.Start(tb, servertest.Options{Transcriber: recognizer,
+		Edit: func(cfg *server.Config) {
+			cfg.UI = server.WithUITestHooks(webui.FS(""))
+			cfg.WebRTC = rtc
+		},
+		Handler: func(h http.Handler) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("/test-audio/", http.StripPrefix("/test-audio/", http.FileServer(http.Dir(callDir))))
+			mux.Handle("/", h)
+			return mux
+		},
+		Listener: func(l net.Listener) net.Listener {
+			conns = &connTracker{Listener: l}
+			return conns
+		},
 	})
+	db := ts.DB
 	return &harness{url: ts.URL, db: db, conns: conns}
 }
 
