@@ -145,24 +145,9 @@ func Synthesize(ctx context.Context, utts []Utterance, dir string, opt Options) 
 	}
 	defer os.RemoveAll(tmp)
 
-	var clean [2][]float32 // rep, prospect
-	for i, u := range utts {
-		voice := opt.RepVoice
-		side := 0
-		if u.Speaker == coach.Prospect {
-			voice, side = opt.ProspectVoice, 1
-		}
-		x, err := speak(ctx, opt, tmp, i, voice, u)
-		if err != nil {
-			return nil, fmt.Errorf("utterance %d: %w", i, err)
-		}
-		at := int(u.StartMS * Rate / 1000)
-		if need := at + len(x); len(clean[side]) < need {
-			clean[side] = append(clean[side], make([]float32, need-len(clean[side]))...)
-		}
-		for j, v := range x {
-			clean[side][at+j] += v
-		}
+	clean, err := speakAll(ctx, opt, tmp, utts)
+	if err != nil {
+		return nil, err
 	}
 	n := max(len(clean[0]), len(clean[1])) + Rate/2
 	for s := range clean {
@@ -253,6 +238,31 @@ func firstLine(b []byte) string {
 		}
 	}
 	return string(b)
+}
+
+// speakAll speaks every utterance at its start time into one clean track
+// per side (rep, prospect).
+func speakAll(ctx context.Context, opt Options, tmp string, utts []Utterance) ([2][]float32, error) {
+	var clean [2][]float32
+	for i, u := range utts {
+		voice := opt.RepVoice
+		side := 0
+		if u.Speaker == coach.Prospect {
+			voice, side = opt.ProspectVoice, 1
+		}
+		x, err := speak(ctx, opt, tmp, i, voice, u)
+		if err != nil {
+			return clean, fmt.Errorf("utterance %d: %w", i, err)
+		}
+		at := int(u.StartMS * Rate / 1000)
+		if need := at + len(x); len(clean[side]) < need {
+			clean[side] = append(clean[side], make([]float32, need-len(clean[side]))...)
+		}
+		for j, v := range x {
+			clean[side][at+j] += v
+		}
+	}
+	return clean, nil
 }
 
 // load reads a WAV file's mixdown at 16 kHz.

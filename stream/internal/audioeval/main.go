@@ -271,27 +271,7 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 		all.add(out.Segments, res.segs, out.DurationMS)
 		line := fmt.Sprintf("%-8s %6.1fs  %v", name, float64(out.DurationMS)/1000, v)
 		if tr != nil {
-			var e, w int
-			for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
-				var ref []string
-				for _, u := range utts {
-					if u.Speaker == sp {
-						ref = append(ref, normalize(u.Text)...)
-					}
-				}
-				hyp := normalize(strings.Join(res.finals[sp], " "))
-				se := wer.Errors(ref, hyp)
-				e += se
-				w += len(ref)
-				sideErrs[sp] += se
-				sideWords[sp] += len(ref)
-				if f.errors > 0 {
-					tally.add(ref, hyp)
-				}
-				if f.verbose {
-					fmt.Printf("  %s REF: %s\n  %s HYP: %s\n", sp, strings.Join(ref, " "), sp, strings.Join(hyp, " "))
-				}
-			}
+			e, w := scoreWords(utts, res.finals, f, &sideErrs, &sideWords, &tally)
 			errs += e
 			words += w
 			cpu += res.cpu
@@ -311,6 +291,33 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 		}
 	}
 	return nil
+}
+
+// scoreWords counts the word errors of one call's finals against its
+// script, per side, adding to the totals; it returns the call's errors
+// and words.
+func scoreWords(utts []synth.Utterance, finals map[coach.Speaker][]string, f flags, sideErrs, sideWords *[3]int, tally *errorTally) (e, w int) {
+	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		var ref []string
+		for _, u := range utts {
+			if u.Speaker == sp {
+				ref = append(ref, normalize(u.Text)...)
+			}
+		}
+		hyp := normalize(strings.Join(finals[sp], " "))
+		se := wer.Errors(ref, hyp)
+		e += se
+		w += len(ref)
+		sideErrs[sp] += se
+		sideWords[sp] += len(ref)
+		if f.errors > 0 {
+			tally.add(ref, hyp)
+		}
+		if f.verbose {
+			fmt.Printf("  %s REF: %s\n  %s HYP: %s\n", sp, strings.Join(ref, " "), sp, strings.Join(hyp, " "))
+		}
+	}
+	return e, w
 }
 
 // readVocab reads the words of a PocketSphinx dictionary (alternative
