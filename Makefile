@@ -13,7 +13,7 @@ DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxb
 # ...and what only the tests need (the browser for the UI's end-to-end tests).
 TEST_PACKAGES := chromium fonts-liberation
 
-.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet fmt-check clean
+.PHONY: all deps test-deps apt-install build run demo test fuzz bench eval eval-audio vet lint fmt-check clean
 
 all: build
 
@@ -52,7 +52,7 @@ demo: build $(DATA)/demo/rep.wav
 	./$(BIN) analyze --transcript examples/demo-call.jsonl | grep -v '"talk"'
 	./$(BIN) analyze --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav | grep -v '"talk"'
 
-test: test-deps fmt-check vet
+test: test-deps fmt-check vet lint
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -62,6 +62,18 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# lint runs golangci-lint (.golangci.yml), installed from the Go module
+# proxy into bin/tools at a pinned version.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := bin/tools/golangci-lint
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: $(GOLANGCI_LINT)
+	@$(GOLANGCI_LINT) version | grep -q '$(patsubst v%,%,$(GOLANGCI_LINT_VERSION))' || \
+		GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(GOLANGCI_LINT) run ./...
 
 # fuzz runs every fuzz target briefly (FUZZTIME each).
 fuzz:

@@ -395,7 +395,7 @@ func ReadWAV16(path string) ([]int16, Format, error) {
 		for _, v := range buf[:n*f.Format().Channels] {
 			out = append(out, FloatToInt16(v))
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, f.Format(), nil
 		}
 		if err != nil {

@@ -79,7 +79,7 @@ func readAll(tb testing.TB, r *audio.WAVReader) ([]float32, error) {
 	for {
 		n, err := r.Read(buf)
 		out = append(out, buf[:n*r.Format().Channels]...)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

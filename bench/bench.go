@@ -7,6 +7,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -262,7 +263,8 @@ func tally(call *Call, evs []recv, sent []time.Time) Result {
 }
 
 func asClose(err error, ce **websocket.CloseError) bool {
-	c, ok := err.(*websocket.CloseError)
+	var c *websocket.CloseError
+	ok := errors.As(err, &c)
 	if ok {
 		*ce = c
 	}

@@ -259,10 +259,10 @@ func sendAudio(ctx context.Context, conn *websocket.Conn, rep, pro *side, opt St
 		}
 		r, rerr := rep.read(n)
 		p, perr := pro.read(n)
-		if rerr != nil && rerr != io.EOF {
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return rerr
 		}
-		if perr != nil && perr != io.EOF {
+		if perr != nil && !errors.Is(perr, io.EOF) {
 			return perr
 		}
 		if len(r) == 0 && len(p) == 0 {

@@ -83,12 +83,12 @@ func (c Config) Host() string {
 func (c Config) Check() error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("bad base URL %q: want http(s)://host/...", c.BaseURL)
+		return fmt.Errorf("bad base URL %q: want http(s)://host/path", c.BaseURL)
 	}
 	switch u.Scheme {
 	case "http", "https", "ws", "wss":
 	default:
-		return fmt.Errorf("bad base URL %q: want http(s)://host/...", c.BaseURL)
+		return fmt.Errorf("bad base URL %q: want http(s)://host/path", c.BaseURL)
 	}
 	if c.Model == "" {
 		return errors.New("no model configured")

@@ -167,7 +167,7 @@ func TestOpenAIFailures(t *testing.T) {
 			start := time.Now()
 			got, err := o.Transcribe(context.Background(), pcm)
 			took := time.Since(start)
-			switch want := c.wantErr.(type) {
+			switch want := c.wantErr.(type) { //nolint:errorlint // the case's expectation, not a returned error
 			case nil:
 				if err != nil || got != "ok" {
 					t.Fatalf("got %q, %v", got, err)
@@ -195,7 +195,9 @@ func TestOpenAIFailures(t *testing.T) {
 }
 
 func TestOpenAICircuitBreaker(t *testing.T) {
-	srv := newTranscriptionServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 503) })
+	srv := newTranscriptionServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	})
 	o := newOpenAI(t, srv.URL, "json")
 	pcm := make([]int16, 1600)
 	for range 2 {

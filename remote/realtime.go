@@ -634,6 +634,9 @@ func (s *rtStream) connect(evs chan<- rtEvent) (rtSocket, error) {
 	var ws *websocket.Conn
 	err := s.r.guard.Do(s.ctx, func(ctx context.Context) error {
 		c, resp, err := s.r.dial.DialContext(ctx, s.r.url, h)
+		if resp != nil && err != nil {
+			resp.Body.Close()
+		}
 		if err != nil {
 			if resp != nil && resp.StatusCode >= 400 {
 				return &StatusError{Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header, time.Now()), Err: err}

@@ -166,7 +166,7 @@ func TestShutdownFinishesSessions(t *testing.T) {
 		for {
 			k, err := f.Read(b)
 			samples += k
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

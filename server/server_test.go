@@ -473,7 +473,10 @@ func dialTinyBuffer(t *testing.T, base, id string) *websocket.Conn {
 		}
 		return c, err
 	}}
-	c, _, err := d.Dial(strings.Replace(base, "http", "ws", 1)+"/v1/sessions/"+id+"/events", nil)
+	c, resp, err := d.Dial(strings.Replace(base, "http", "ws", 1)+"/v1/sessions/"+id+"/events", nil)
+	if resp != nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,13 +100,6 @@ type wallMark struct {
 	at      time.Time
 }
 
-// getLive returns the running session id, or nil.
-func (s *Server) getLive(id string) *liveSession {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.live[id]
-}
-
 // attachSource attaches src to session id, starting the session if it is
 // not running. It fails with store.ErrNotFound, ErrSessionEnded or
 // ErrShuttingDown.
@@ -323,6 +316,7 @@ func (ls *liveSession) handle(ctx context.Context, log *slog.Logger, it item) st
 	case itemDetach:
 		ls.src, ls.detachedAt = nil, time.Now()
 		return ""
+	default:
 	}
 	if err := ls.onAudio(it); err != nil {
 		log.Error("audio", "err", err)
@@ -428,7 +422,7 @@ func (ls *liveSession) onEvent(ev coach.Event) error {
 		return err
 	}
 	msg := append([]byte(nil), ls.jsonBuf...)
-	keep := ev.Type != coach.EventTalk && !(ev.Type == coach.EventTranscript && !ev.Final)
+	keep := ev.Type != coach.EventTalk && (ev.Type != coach.EventTranscript || ev.Final)
 	ls.hub.publish(msg, keep, ev.Type == coach.EventTalk)
 	ls.srv.metrics.events.Inc()
 	if ev.Type == coach.EventCue && ev.Speaker != coach.NoSpeaker {

@@ -127,7 +127,7 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	// Validate the URLs now rather than on the first call.
 	for _, s := range servers {
 		for _, u := range s.URLs {
-			if _, err := ice.ParseURL(u); err != nil {
+			if _, err := ice.ParseURL(u); err != nil { //nolint:staticcheck // the parser of the ICE agent that uses these URLs
 				return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
 			}
 		}
@@ -280,7 +280,7 @@ type offer struct {
 func parseOffer(b []byte) (offer, error) {
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(string(b)); err != nil {
-		return offer{}, fmt.Errorf("%w: %v", ErrBadOffer, err)
+		return offer{}, fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
 	off := offer{speakers: map[string]coach.Speaker{}}
 	type audio struct {
@@ -383,11 +383,11 @@ func namedSpeaker(m *sdp.MediaDescription) coach.Speaker {
 // candidate gathered within GatherTimeout.
 func (p *peer) negotiate(ctx context.Context, sdpOffer string) (string, error) {
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpOffer}); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
 	gathered := webrtc.GatheringCompletePromise(p.pc)
 	if err := p.pc.SetLocalDescription(answer); err != nil {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -83,11 +84,11 @@ func playFiles(ctx context.Context, newRes audio.NewResampler, repPath, prospect
 		r, rerr := rep.next()
 		q, qerr := pro.next()
 		for _, err := range []error{rerr, qerr} {
-			if err != nil && err != io.EOF {
+			if err != nil && !errors.Is(err, io.EOF) {
 				return [2][]float32{}, [2]bool{}, err
 			}
 		}
-		return [2][]float32{r[0], q[0]}, [2]bool{rerr == io.EOF, qerr == io.EOF}, nil
+		return [2][]float32{r[0], q[0]}, [2]bool{errors.Is(rerr, io.EOF), errors.Is(qerr, io.EOF)}, nil
 	})
 }
 
@@ -99,7 +100,7 @@ func playStereo(ctx context.Context, newRes audio.NewResampler, path string, wri
 	defer src.close()
 	return play(ctx, write, func() ([2][]float32, [2]bool, error) {
 		ch, err := src.next()
-		return ch, [2]bool{err == io.EOF, err == io.EOF}, err
+		return ch, [2]bool{errors.Is(err, io.EOF), errors.Is(err, io.EOF)}, err
 	})
 }
 
@@ -116,7 +117,7 @@ func play(ctx context.Context, write func(coach.Speaker, []float32) error, next 
 		if done[0] && done[1] {
 			return nil
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
 		n := max(len(ch[0]), len(ch[1]))

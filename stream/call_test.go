@@ -7,6 +7,7 @@ import (
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/synth"
 )
 
 // TestCallPadsLaggingSide writes one side only, at 48 kHz: the call pads
@@ -96,5 +97,12 @@ func TestReplayInputsOrder(t *testing.T) {
 	}
 	if end != 1000 || ticks != 4 {
 		t.Fatalf("end %d, %d ticks; want 1000 and 4 (0, 500, 1000, 1500)", end, ticks)
+	}
+}
+
+// TestSynthRate: synthesized calls are written at the pipeline's rate.
+func TestSynthRate(t *testing.T) {
+	if synth.Rate != stream.Rate {
+		t.Fatalf("synth.Rate %d, stream.Rate %d", synth.Rate, stream.Rate)
 	}
 }

@@ -219,6 +219,7 @@ func (p *Pipeline) channel(sp coach.Speaker) (*channel, error) {
 		return p.ch[0], nil
 	case coach.Prospect:
 		return p.ch[1], nil
+	default:
 	}
 	return nil, fmt.Errorf("pipeline: no channel for speaker %d", sp)
 }

@@ -136,6 +136,7 @@ func TestPipelinePartialsAtMost300ms(t *testing.T) {
 				t.Fatalf("partials %d ms apart", d)
 			}
 			last[in.Speaker] = in.AtMS
+		default:
 		}
 	}
 }

@@ -92,7 +92,7 @@ func parseUtterance(b []byte) (TranscriptLine, error) {
 		Text    *string `json:"text"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
-		return TranscriptLine{}, fmt.Errorf("%w: %v", ErrBadJSON, err)
+		return TranscriptLine{}, fmt.Errorf("%w: %w", ErrBadJSON, err)
 	}
 	switch {
 	case w.Speaker == nil:
@@ -127,7 +127,7 @@ func ReadTranscript(r io.Reader, name string) ([]TranscriptLine, error) {
 	var out []TranscriptLine
 	for {
 		u, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -146,7 +146,7 @@ func Replay(ctx context.Context, tr *TranscriptReader, tickMS int64, emit func(c
 	r := newReplayer(tickMS, emit)
 	next, err := tr.Next()
 	more := err == nil
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, err
 	}
 	for more || r.q.Len() > 0 {
@@ -160,7 +160,7 @@ func Replay(ctx context.Context, tr *TranscriptReader, tickMS int64, emit func(c
 			r.push(coach.Input{Kind: coach.SpeechEnd, AtMS: u.EndMS, Speaker: u.Speaker, StartMS: u.StartMS, EndMS: u.EndMS})
 			r.push(coach.Input{Kind: coach.Final, AtMS: u.EndMS, Speaker: u.Speaker, StartMS: u.StartMS, EndMS: u.EndMS, Text: u.Text})
 			if next, err = tr.Next(); err != nil {
-				if err != io.EOF {
+				if !errors.Is(err, io.EOF) {
 					return r.end, err
 				}
 				more = false

@@ -22,14 +22,14 @@ import (
 	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/stream"
 )
 
 // ErrToolMissing means flite or sox is not installed.
 var ErrToolMissing = errors.New("synth: tool not found (install the Debian packages flite and sox)")
 
-// Rate is the sample rate of the files written.
-const Rate = stream.Rate
+// Rate is the sample rate of the files written: the audio pipeline's
+// (stream.Rate), so that they need no resampling.
+const Rate = 16000
 
 // Utterance is one scripted line of the call.
 type Utterance struct {
@@ -208,7 +208,7 @@ const gain = 0.5
 func speak(ctx context.Context, opt Options, tmp string, i int, voice string, u Utterance) ([]float32, error) {
 	raw := filepath.Join(tmp, fmt.Sprintf("u%d.wav", i))
 	if out, err := exec.CommandContext(ctx, opt.Flite, "-voice", voice, "-t", u.Text, "-o", raw).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("flite: %v: %s", err, firstLine(out))
+		return nil, fmt.Errorf("flite: %w: %s", err, firstLine(out))
 	}
 	x, err := load(raw)
 	if err != nil {
@@ -221,7 +221,7 @@ func speak(ctx context.Context, opt Options, tmp string, i int, voice string, u 
 		factor := float64(len(x)) / float64(want)
 		if out, err := exec.CommandContext(ctx, opt.Sox, raw, "-r", strconv.Itoa(Rate), fitted,
 			"tempo", "-s", strconv.FormatFloat(factor, 'f', 4, 64)).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("sox: %v: %s", err, firstLine(out))
+			return nil, fmt.Errorf("sox: %w: %s", err, firstLine(out))
 		}
 		if x, err = load(fitted); err != nil {
 			return nil, err

@@ -50,7 +50,7 @@ func DecodeControl(b []byte) (Control, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return Control{}, fmt.Errorf("%w: %v", ErrBadControl, err)
+		return Control{}, fmt.Errorf("%w: %w", ErrBadControl, err)
 	}
 	if dec.More() {
 		return Control{}, fmt.Errorf("%w: trailing data", ErrBadControl)

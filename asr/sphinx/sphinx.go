@@ -197,7 +197,7 @@ type Recognizer struct {
 func New(cfg Config) (*Recognizer, error) {
 	for _, p := range []string{cfg.HMM, cfg.LM, cfg.Dict} {
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrModel, err)
+			return nil, fmt.Errorf("%w: %w", ErrModel, err)
 		}
 	}
 	n := cfg.PoolSize
@@ -222,7 +222,7 @@ func New(cfg Config) (*Recognizer, error) {
 		}
 		path, err := writeDomainLM(cfg.Dict)
 		if err != nil {
-			return nil, fmt.Errorf("%w: domain language model: %v", ErrModel, err)
+			return nil, fmt.Errorf("%w: domain language model: %w", ErrModel, err)
 		}
 		defer os.Remove(path)
 		biasLM = path

@@ -68,7 +68,7 @@ func Start(tb testing.TB, opt Options) *Server {
 		st = opt.Store(db)
 	}
 	srv := server.New(cfg, st, opt.Transcriber, pb, nil)
-	var h http.Handler = srv.Handler()
+	h := srv.Handler()
 	if opt.Handler != nil {
 		h = opt.Handler(h)
 	}

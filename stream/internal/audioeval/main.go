@@ -146,6 +146,7 @@ func analyze(ctx context.Context, cfg stream.Config, tr stream.Transcriber, rep,
 			res.segs = append(res.segs, synth.Segment{Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS})
 		case coach.Final:
 			res.finals[in.Speaker] = append(res.finals[in.Speaker], in.Text)
+		default:
 		}
 		return nil
 	}

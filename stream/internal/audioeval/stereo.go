@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -64,7 +65,7 @@ func energyReference(path string) ([]synth.Segment, int64, error) {
 				lv[c] = append(lv[c], 10*math.Log10(e/float64(k)+1e-12))
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
