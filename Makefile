@@ -14,7 +14,7 @@ DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxb
 # Node for the UI's unit tests, Python for the evaluation leak check).
 TEST_PACKAGES := chromium fonts-liberation nodejs python3
 
-.PHONY: all deps test-deps apt-install build run demo test test-js fuzz bench eval eval-audio vet fmt-check clean vectors train leak-check
+.PHONY: all deps test-deps apt-install build run demo test test-js fuzz bench eval eval-audio vet lint fmt-check clean vectors train leak-check
 
 all: build
 
@@ -53,7 +53,7 @@ demo: build $(DATA)/demo/rep.wav
 	./$(BIN) analyze --transcript examples/demo-call.jsonl | grep -v '"talk"'
 	./$(BIN) analyze --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav | grep -v '"talk"'
 
-test: test-deps fmt-check vet leak-check test-js
+test: test-deps fmt-check vet lint leak-check test-js
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -79,6 +79,18 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# lint runs golangci-lint (.golangci.yml), installed from the Go module
+# proxy into bin/tools at a pinned version.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := bin/tools/golangci-lint
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: $(GOLANGCI_LINT)
+	@$(GOLANGCI_LINT) version | grep -q '$(patsubst v%,%,$(GOLANGCI_LINT_VERSION))' || \
+		GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(GOLANGCI_LINT) run ./...
 
 # fuzz runs every fuzz target briefly (FUZZTIME each).
 fuzz:

@@ -7,7 +7,7 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -17,11 +17,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/server"
-	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/synth"
+	"github.com/cuecard/cuecard/wire"
 )
 
 // Call is a call's audio, encoded once as 20 ms frames for every client.
@@ -49,8 +49,8 @@ func LoadCall(res *synth.Result) (*Call, error) {
 	n := 16 * FrameMS
 	for i := 0; i < max(len(rep), len(pro)); i += n {
 		c.frames = append(c.frames, [2][]byte{
-			server.EncodeFrame(nil, coach.Rep, window(rep, i, n)),
-			server.EncodeFrame(nil, coach.Prospect, window(pro, i, n)),
+			wire.EncodeFrame(nil, coach.Rep, window(rep, i, n)),
+			wire.EncodeFrame(nil, coach.Prospect, window(pro, i, n)),
 		})
 	}
 	for _, s := range res.Segments {
@@ -73,7 +73,7 @@ func window(x []int16, i, n int) []int16 {
 }
 
 func readPCM(path string) ([]int16, error) {
-	pcm, f, err := stream.ReadWAV16(path)
+	pcm, f, err := audio.ReadWAV16(path)
 	if err == nil && (f.SampleRate != 16000 || f.Channels != 1) {
 		err = fmt.Errorf("%s: want 16 kHz mono, got %v", path, f)
 	}
@@ -144,104 +144,93 @@ func Run(ctx context.Context, base string, call *Call, n int, stagger time.Durat
 	return res
 }
 
-// event is the part of an event the bench reads.
-type event struct {
-	Type    string `json:"type"`
-	AtMS    int64  `json:"at_ms"`
-	Speaker string `json:"speaker"`
-	EndMS   int64  `json:"end_ms"`
-	Cue     string `json:"cue"`
-}
-
 func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error) {
-	var r Result
 	ses, err := cl.CreateSession(ctx, client.CreateRequest{Rep: "bench", Title: "load test"})
 	if err != nil {
-		return r, err
+		return Result{}, err
 	}
 	conn, err := cl.Dial(ctx, ses.ID)
 	if err != nil {
-		return r, err
+		return Result{}, err
 	}
 	defer conn.Close()
-	// sent[i] is when frame i went out; read by the reader, so guarded.
-	var mu sync.Mutex
-	sent := make([]time.Time, len(call.frames))
-	sentUpTo := -1
-	type recv struct {
-		ev event
-		at time.Time
-	}
-	got := make(chan recv, 1024)
+	got := make(chan []recv, 1)
 	readErr := make(chan error, 1)
-	go func() {
-		defer close(got)
-		for {
-			_, data, err := conn.ReadMessage()
-			if err != nil {
-				var ce *websocket.CloseError
-				if asClose(err, &ce) && ce.Code == websocket.CloseNormalClosure {
-					readErr <- nil
-				} else {
-					readErr <- err
-				}
-				return
-			}
-			var ev event
-			if json.Unmarshal(data, &ev) == nil {
-				got <- recv{ev, time.Now()}
-			}
-		}
-	}()
-	sentAt := func(ms int64) (time.Time, bool) {
-		i := int(ms/FrameMS) - 1
-		mu.Lock()
-		defer mu.Unlock()
-		if i < 0 || i > sentUpTo {
-			return time.Time{}, false
-		}
-		return sent[i], true
+	go func() { readErr <- readEvents(conn, got) }()
+	sent := make([]time.Time, len(call.frames))
+	n, werr := sendFrames(ctx, conn, call, sent)
+	if werr != nil {
+		conn.Close()
 	}
+	evs := <-got
+	rerr := <-readErr
+	r := tally(call, evs, sent[:n])
+	if werr != nil {
+		return r, werr
+	}
+	return r, rerr
+}
+
+// recv is an event and when it arrived.
+type recv struct {
+	ev coach.Event
+	at time.Time
+}
+
+// readEvents reads the session's events until the server closes the
+// socket, then hands them over on got; nil after a normal close.
+func readEvents(conn *websocket.Conn, got chan<- []recv) error {
 	var evs []recv
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for rv := range got {
-			evs = append(evs, rv)
+	defer func() { got <- evs }()
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if asClose(err, &ce) && ce.Code == websocket.CloseNormalClosure {
+				return nil
+			}
+			return err
 		}
-	}()
+		if ev, err := wire.DecodeEvent(data); err == nil {
+			evs = append(evs, recv{ev, time.Now()})
+		}
+	}
+}
+
+// sendFrames plays the call in real time, noting when each frame went
+// out in sent, then stops the session. It returns how many were sent.
+func sendFrames(ctx context.Context, conn *websocket.Conn, call *Call, sent []time.Time) (int, error) {
 	tick := time.NewTicker(FrameMS * time.Millisecond)
 	defer tick.Stop()
-	var werr error
 	for i, fr := range call.frames {
 		if i > 0 {
 			select {
 			case <-tick.C:
 			case <-ctx.Done():
-				werr = ctx.Err()
+				return i, ctx.Err()
 			}
 		}
-		if werr != nil {
-			break
+		for _, b := range fr {
+			if err := conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+				return i, err
+			}
 		}
-		if werr = conn.WriteMessage(websocket.BinaryMessage, fr[0]); werr != nil {
-			break
+		sent[i] = time.Now()
+	}
+	return len(call.frames), conn.WriteMessage(websocket.TextMessage, wire.EncodeControl(wire.Control{Type: wire.TypeStop}))
+}
+
+// tally measures push delays and cue latencies from the events and when
+// the frames were sent.
+func tally(call *Call, evs []recv, sent []time.Time) Result {
+	sentAt := func(ms int64) (time.Time, bool) {
+		i := int(ms/FrameMS) - 1
+		if i < 0 || i >= len(sent) {
+			return time.Time{}, false
 		}
-		if werr = conn.WriteMessage(websocket.BinaryMessage, fr[1]); werr != nil {
-			break
-		}
-		mu.Lock()
-		sent[i], sentUpTo = time.Now(), i
-		mu.Unlock()
+		return sent[i], true
 	}
-	if werr == nil {
-		werr = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"stop"}`))
-	}
-	if werr != nil {
-		conn.Close()
-	}
-	<-done
-	rerr := <-readErr
+	var r Result
 	for _, rv := range evs {
 		r.Events++
 		switch rv.ev.Type {
@@ -250,7 +239,7 @@ func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error)
 				r.Push = append(r.Push, rv.at.Sub(at))
 			}
 		case coach.EventCue:
-			if rv.ev.Speaker != "prospect" {
+			if rv.ev.Speaker != coach.Prospect {
 				continue
 			}
 			// The prospect's speech the cue answers: the first truth end at
@@ -270,14 +259,12 @@ func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error)
 			}
 		}
 	}
-	if werr != nil {
-		return r, werr
-	}
-	return r, rerr
+	return r
 }
 
 func asClose(err error, ce **websocket.CloseError) bool {
-	c, ok := err.(*websocket.CloseError)
+	var c *websocket.CloseError
+	ok := errors.As(err, &c)
 	if ok {
 		*ce = c
 	}

@@ -18,9 +18,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/server"
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/wire"
 )
 
 // Client talks to one cuecard server.
@@ -113,6 +113,9 @@ type StreamOptions struct {
 	StartMS int64
 	// StopAtMS, if positive, ends the audio at this media time.
 	StopAtMS int64
+	// Resample makes the resamplers for files not at SampleRate (soxr.New
+	// in cuecard); without it such files fail with audio.ErrNoResampler.
+	Resample audio.NewResampler
 }
 
 // CloseError is how the server closed the stream.
@@ -135,12 +138,12 @@ func (c *Client) Stream(ctx context.Context, id, repPath, prospectPath string, o
 	if opt.FrameMS == 0 {
 		opt.FrameMS = 20
 	}
-	rep, err := openSide(repPath, opt.SampleRate)
+	rep, err := openSide(repPath, opt.SampleRate, opt.Resample)
 	if err != nil {
 		return err
 	}
 	defer rep.close()
-	pro, err := openSide(prospectPath, opt.SampleRate)
+	pro, err := openSide(prospectPath, opt.SampleRate, opt.Resample)
 	if err != nil {
 		return err
 	}
@@ -229,9 +232,9 @@ func readEvents(conn *websocket.Conn, onEvent func(coach.Event)) error {
 			}
 			return err
 		}
-		var ev coach.Event
-		if err := json.Unmarshal(data, &ev); err != nil {
-			return fmt.Errorf("bad event from server: %w", err)
+		ev, err := wire.DecodeEvent(data)
+		if err != nil {
+			return err
 		}
 		if onEvent != nil {
 			onEvent(ev)
@@ -240,7 +243,7 @@ func readEvents(conn *websocket.Conn, onEvent func(coach.Event)) error {
 }
 
 func sendAudio(ctx context.Context, conn *websocket.Conn, rep, pro *side, opt StreamOptions) error {
-	start, _ := json.Marshal(map[string]any{"type": "start", "sample_rate": opt.SampleRate})
+	start := wire.EncodeControl(wire.Control{Type: wire.TypeStart, SampleRate: opt.SampleRate})
 	if err := conn.WriteMessage(websocket.TextMessage, start); err != nil {
 		return err
 	}
@@ -256,10 +259,10 @@ func sendAudio(ctx context.Context, conn *websocket.Conn, rep, pro *side, opt St
 		}
 		r, rerr := rep.read(n)
 		p, perr := pro.read(n)
-		if rerr != nil && rerr != io.EOF {
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return rerr
 		}
-		if perr != nil && perr != io.EOF {
+		if perr != nil && !errors.Is(perr, io.EOF) {
 			return perr
 		}
 		if len(r) == 0 && len(p) == 0 {
@@ -276,7 +279,7 @@ func sendAudio(ctx context.Context, conn *websocket.Conn, rep, pro *side, opt St
 			sp  coach.Speaker
 			pcm []int16
 		}{{coach.Rep, pad(r, n)}, {coach.Prospect, pad(p, n)}} {
-			buf = server.EncodeFrame(buf, f.sp, f.pcm)
+			buf = wire.EncodeFrame(buf, f.sp, f.pcm)
 			if err := conn.WriteMessage(websocket.BinaryMessage, buf); err != nil {
 				return err
 			}
@@ -305,8 +308,7 @@ func sendAudio(ctx context.Context, conn *websocket.Conn, rep, pro *side, opt St
 	if opt.NoStop {
 		return conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "leaving"), time.Now().Add(5*time.Second))
 	}
-	stop, _ := json.Marshal(map[string]string{"type": "stop"})
-	return conn.WriteMessage(websocket.TextMessage, stop)
+	return conn.WriteMessage(websocket.TextMessage, wire.EncodeControl(wire.Control{Type: wire.TypeStop}))
 }
 
 func pad(x []int16, n int) []int16 {
@@ -318,52 +320,37 @@ func pad(x []int16, n int) []int16 {
 
 // side reads one WAV file as mono 16-bit samples at a chosen rate.
 type side struct {
-	f    *stream.WAVFile
-	rs   *stream.Resampler
-	ch   int
-	raw  []float32
-	mono []float32
-	out  []float32
-	eof  bool
+	f   *audio.WAVFile
+	r   *audio.Reader
+	out []float32
+	eof bool
 }
 
-func openSide(path string, rate int) (*side, error) {
-	f, err := stream.OpenWAV(path)
+func openSide(path string, rate int, newRes audio.NewResampler) (*side, error) {
+	f, err := audio.OpenWAV(path)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := stream.NewResampler(f.Format().SampleRate, rate)
+	r, err := audio.NewReader(f.WAVReader, audio.ReaderOptions{Rate: rate, Resample: newRes})
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &side{f: f, rs: rs, ch: f.Format().Channels}, nil
+	return &side{f: f, r: r}, nil
 }
 
 // read returns up to n samples (fewer at the end; none and io.EOF after).
 func (s *side) read(n int) ([]int16, error) {
 	for len(s.out) < n && !s.eof {
-		if cap(s.raw) < 4096*s.ch {
-			s.raw = make([]float32, 4096*s.ch)
-		}
-		k, err := s.f.Read(s.raw[:4096*s.ch])
-		if err == io.EOF {
+		ch, err := s.r.Next()
+		if errors.Is(err, io.EOF) {
 			s.eof = true
-			s.out = s.rs.Flush(s.out)
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
-		s.mono = s.mono[:0]
-		for i := range k {
-			var v float32
-			for c := range s.ch {
-				v += s.raw[i*s.ch+c]
-			}
-			s.mono = append(s.mono, v/float32(s.ch))
-		}
-		s.out = s.rs.Process(s.out, s.mono)
+		s.out = append(s.out, ch[0]...)
 	}
 	if len(s.out) == 0 {
 		return nil, io.EOF
@@ -371,13 +358,13 @@ func (s *side) read(n int) ([]int16, error) {
 	k := min(n, len(s.out))
 	pcm := make([]int16, k)
 	for i := range k {
-		pcm[i] = stream.FloatToInt16(s.out[i])
+		pcm[i] = audio.FloatToInt16(s.out[i])
 	}
 	s.out = s.out[k:]
 	return pcm, nil
 }
 
 func (s *side) close() {
-	s.rs.Close()
+	s.r.Close()
 	s.f.Close()
 }

@@ -108,7 +108,7 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: larger than %d bytes", path, MaxExpectSize)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/remote"
 	"github.com/cuecard/cuecard/stream"
 )
 
@@ -26,7 +27,7 @@ var ErrBadAnswer = errors.New("answer does not follow the schema")
 // Config tunes the language-model client.
 type Config struct {
 	// Remote says where the service is; its Model is the chat model.
-	Remote stream.RemoteConfig
+	Remote remote.Config
 	// Cues lists the cue ids worth a second opinion: the ambiguous
 	// signals (pain, value, offer, resistance).
 	Cues []string
@@ -45,10 +46,10 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	r := stream.DefaultResilience()
+	r := remote.DefaultResilience()
 	r.Timeout, r.MaxAttempts, r.Budget = 8*time.Second, 2, 15*time.Second
 	return Config{
-		Remote:       stream.RemoteConfig{Model: "gpt-4o-mini", Resilience: r},
+		Remote:       remote.Config{Model: "gpt-4o-mini", Resilience: r},
 		Cues:         []string{"future_forward", "make_the_ask", "door_opened", "resistance"},
 		FreshFor:     4 * time.Second,
 		ContextLines: 12,
@@ -62,37 +63,43 @@ func DefaultConfig() Config {
 type Client struct {
 	cfg   Config
 	oc    *openai.Client
-	guard *stream.Guard
+	guard *remote.Guard
+}
+
+// withDefaults returns c with its zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Remote.Model == "" {
+		c.Remote.Model = d.Remote.Model
+	}
+	if c.Cues == nil {
+		c.Cues = d.Cues
+	}
+	if c.FreshFor <= 0 {
+		c.FreshFor = d.FreshFor
+	}
+	if c.ContextLines <= 0 {
+		c.ContextLines = d.ContextLines
+	}
+	if c.MaxReviews <= 0 {
+		c.MaxReviews = d.MaxReviews
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = d.MaxBody
+	}
+	return c
 }
 
 // New returns a client for cfg (zero fields take their defaults). It does
 // no network I/O; it fails on a bad configuration or when NoRemote forbids
 // the host.
 func New(cfg Config) (*Client, error) {
-	d := DefaultConfig()
-	if cfg.Remote.Model == "" {
-		cfg.Remote.Model = d.Remote.Model
-	}
-	if cfg.Cues == nil {
-		cfg.Cues = d.Cues
-	}
-	if cfg.FreshFor <= 0 {
-		cfg.FreshFor = d.FreshFor
-	}
-	if cfg.ContextLines <= 0 {
-		cfg.ContextLines = d.ContextLines
-	}
-	if cfg.MaxReviews <= 0 {
-		cfg.MaxReviews = d.MaxReviews
-	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = d.MaxBody
-	}
-	oc, err := stream.NewOpenAIClient(cfg.Remote)
+	cfg = cfg.withDefaults()
+	oc, err := remote.NewOpenAIClient(cfg.Remote)
 	if err != nil {
 		return nil, fmt.Errorf("llm: %w", err)
 	}
-	return &Client{cfg: cfg, oc: oc, guard: stream.NewGuard(cfg.Remote.Resilience)}, nil
+	return &Client{cfg: cfg, oc: oc, guard: remote.NewGuard(cfg.Remote.Resilience)}, nil
 }
 
 // Backend describes the service for the call's privacy record.
@@ -101,7 +108,7 @@ func (c *Client) Backend() stream.Backend {
 }
 
 // Guard returns the client's shared guard (for metrics).
-func (c *Client) Guard() *stream.Guard { return c.guard }
+func (c *Client) Guard() *remote.Guard { return c.guard }
 
 // Line is one final utterance of the call, as sent to the model.
 type Line struct {
@@ -128,7 +135,7 @@ func render(lines []Line) string {
 // answer into v. It blocks for up to the Resilience budget.
 func (c *Client) chat(ctx context.Context, name string, schema json.RawMessage, system, user string, v any) error {
 	return c.guard.Do(ctx, func(ctx context.Context) error {
-		actx, wrap := stream.WithAnswer(ctx)
+		actx, wrap := remote.WithAnswer(ctx)
 		resp, err := c.oc.CreateChatCompletion(actx, openai.ChatCompletionRequest{
 			Model: c.cfg.Remote.Model,
 			Messages: []openai.ChatCompletionMessage{
@@ -142,13 +149,13 @@ func (c *Client) chat(ctx context.Context, name string, schema json.RawMessage, 
 			},
 		})
 		if err != nil {
-			return stream.APIError(err, wrap)
+			return remote.APIError(err, wrap)
 		}
 		if len(resp.Choices) == 0 {
-			return fmt.Errorf("%w: %w: no choices", stream.ErrMalformed, ErrBadAnswer)
+			return fmt.Errorf("%w: %w: no choices", remote.ErrMalformed, ErrBadAnswer)
 		}
 		if err := json.Unmarshal([]byte(resp.Choices[0].Message.Content), v); err != nil {
-			return fmt.Errorf("%w: %w: %w", stream.ErrMalformed, ErrBadAnswer, err)
+			return fmt.Errorf("%w: %w: %w", remote.ErrMalformed, ErrBadAnswer, err)
 		}
 		return nil
 	})

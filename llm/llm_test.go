@@ -13,7 +13,7 @@ import (
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/llm"
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/remote"
 )
 
 // chatServer speaks /v1/chat/completions: it records each request and
@@ -49,7 +49,7 @@ func newClient(tb testing.TB, url string) *llm.Client {
 	tb.Helper()
 	cfg := llm.DefaultConfig()
 	cfg.Remote.BaseURL, cfg.Remote.APIKey = url+"/v1", "sk-test"
-	cfg.Remote.Resilience = stream.Resilience{MaxConcurrent: 2, MaxQueued: 2, Timeout: 300 * time.Millisecond, MaxAttempts: 2,
+	cfg.Remote.Resilience = remote.Resilience{MaxConcurrent: 2, MaxQueued: 2, Timeout: 300 * time.Millisecond, MaxAttempts: 2,
 		BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Budget: 2 * time.Second, BreakerFailures: 10, BreakerCooldown: time.Hour}
 	c, err := llm.New(cfg)
 	if err != nil {
@@ -118,7 +118,7 @@ func TestReviewFailures(t *testing.T) {
 			}
 			io.WriteString(w, completion(`{"verdict":"confirmed","body":"","reason":"ok"}`))
 		}, nil, 2, true},
-		{"timeout", func(_ int, w http.ResponseWriter) { <-time.After(time.Second) }, stream.ErrTimeout, 2, false},
+		{"timeout", func(_ int, w http.ResponseWriter) { <-time.After(time.Second) }, remote.ErrTimeout, 2, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -189,7 +189,7 @@ func TestNotes(t *testing.T) {
 func TestNoRemoteLLM(t *testing.T) {
 	cfg := llm.DefaultConfig()
 	cfg.Remote.BaseURL, cfg.Remote.NoRemote = "https://api.openai.com/v1", true
-	if _, err := llm.New(cfg); !errors.Is(err, stream.ErrRemoteDisabled) {
+	if _, err := llm.New(cfg); !errors.Is(err, remote.ErrRemoteDisabled) {
 		t.Errorf("error %v", err)
 	}
 }

@@ -179,7 +179,7 @@ func (s *Server) backtestSession(ctx context.Context, pb *coach.Playbook, id str
 	res := backtestSession{ID: id, Rep: ses.Rep, CreatedAt: ses.CreatedAt.Format("2006-01-02T15:04:05Z07:00"),
 		Added: []backtestCue{}, Removed: []backtestCue{}, Moved: []backtestCue{}}
 	var (
-		inputs []orderedInput
+		inputs []coach.Input
 		stored []firedCue
 		end    = ses.DurationMS
 	)
@@ -192,12 +192,12 @@ func (s *Server) backtestSession(ctx context.Context, pb *coach.Playbook, id str
 		switch ev.Type {
 		case coach.EventSpeech:
 			inputs = append(inputs,
-				orderedInput{coach.Input{Kind: coach.SpeechStart, AtMS: ev.StartMS, Speaker: ev.Speaker, StartMS: ev.StartMS}, 2},
-				orderedInput{coach.Input{Kind: coach.SpeechEnd, AtMS: ev.AtMS, Speaker: ev.Speaker, StartMS: ev.StartMS, EndMS: ev.EndMS}, 0})
+				coach.Input{Kind: coach.SpeechStart, AtMS: ev.StartMS, Speaker: ev.Speaker, StartMS: ev.StartMS},
+				coach.Input{Kind: coach.SpeechEnd, AtMS: ev.AtMS, Speaker: ev.Speaker, StartMS: ev.StartMS, EndMS: ev.EndMS})
 		case coach.EventTranscript:
 			if ev.Final {
-				inputs = append(inputs, orderedInput{coach.Input{Kind: coach.Final, AtMS: ev.AtMS, Speaker: ev.Speaker,
-					StartMS: ev.StartMS, EndMS: ev.EndMS, Text: ev.Text}, 1})
+				inputs = append(inputs, coach.Input{Kind: coach.Final, AtMS: ev.AtMS, Speaker: ev.Speaker,
+					StartMS: ev.StartMS, EndMS: ev.EndMS, Text: ev.Text})
 			}
 		}
 		stored = collectCue(stored, ev)
@@ -206,18 +206,13 @@ func (s *Server) backtestSession(ctx context.Context, pb *coach.Playbook, id str
 	if err != nil {
 		return backtestSession{}, err
 	}
-	fresh, err := rerun(pb, inputs, end)
+	fresh, err := rerun(ctx, pb, inputs, end)
 	if err != nil {
 		return backtestSession{}, fmt.Errorf("backtest %s: %w", id, err)
 	}
 	res.Stored, res.New = len(stored), len(fresh)
 	diffCues(&res, stored, fresh, movedMS)
 	return res, nil
-}
-
-type orderedInput struct {
-	in    coach.Input
-	order int // at equal times: speech ends, then finals, then starts (as stream.Replay)
 }
 
 // firedCue is a cue with its outcome.
@@ -246,35 +241,20 @@ func collectCue(cues []firedCue, ev coach.Event) []firedCue {
 	return cues
 }
 
-// rerun feeds inputs, in media time with ticks, to a fresh coach on pb and
-// returns the cues it fires.
-func rerun(pb *coach.Playbook, inputs []orderedInput, end int64) ([]firedCue, error) {
-	slices.SortStableFunc(inputs, func(a, b orderedInput) int {
-		return cmp.Or(cmp.Compare(a.in.AtMS, b.in.AtMS), cmp.Compare(a.order, b.order))
-	})
+// rerun replays inputs, in media time with ticks, through a fresh call
+// on pb and returns the cues it fires.
+func rerun(ctx context.Context, pb *coach.Playbook, inputs []coach.Input, end int64) ([]firedCue, error) {
 	var cues []firedCue
-	c := stream.NewCoach(pb, func(ev coach.Event) error {
+	c := stream.NewCall(stream.DefaultConfig(), nil, pb, func(ev coach.Event) error {
 		cues = collectCue(cues, ev)
 		return nil
-	})
-	tickMS := max(pb.Talk.IntervalMS, 1)
-	var tick int64
-	for _, it := range inputs {
-		for ; tick < it.in.AtMS; tick += tickMS {
-			if err := c.Step(coach.Input{Kind: coach.Tick, AtMS: tick}); err != nil {
-				return nil, err
-			}
-		}
-		if err := c.Step(it.in); err != nil {
-			return nil, err
-		}
+	}, stream.CallOptions{})
+	defer c.Close()
+	if _, err := stream.ReplayInputs(ctx, inputs, int64(max(pb.Talk.IntervalMS, 1)), end, c.Step); err != nil {
+		return nil, err
 	}
-	for ; tick < end; tick += tickMS {
-		if err := c.Step(coach.Input{Kind: coach.Tick, AtMS: tick}); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.Finish(max(end, c.Now())); err != nil {
+	c.EndAtLeast(end)
+	if _, err := c.Finish(ctx); err != nil {
 		return nil, err
 	}
 	return cues, nil

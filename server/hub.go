@@ -114,10 +114,3 @@ func (h *hub) close() {
 	}
 	h.subs = nil
 }
-
-// count returns the number of subscribers.
-func (h *hub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}

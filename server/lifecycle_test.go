@@ -13,11 +13,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/wire"
 )
 
 // waitStatus polls the session until it has status, or fails after 20 s.
@@ -44,7 +44,7 @@ func waitStatus(t *testing.T, ts *testServer, id, status string) store.Session {
 // no event twice.
 func TestReconnectContinues(t *testing.T) {
 	needCall(t)
-	ts := newTestServer(t, t.TempDir(), nil, sphinx)
+	ts := newTestServer(t, t.TempDir(), nil, recognizer)
 	id := ts.create(t)
 	ctx := context.Background()
 	var first, second collector
@@ -102,7 +102,7 @@ func isGoingAway(err error) bool {
 func TestShutdownFinishesSessions(t *testing.T) {
 	needCall(t)
 	dir := t.TempDir()
-	ts := newTestServer(t, dir, nil, sphinx)
+	ts := newTestServer(t, dir, nil, recognizer)
 	id := ts.create(t)
 	conn, err := ts.cl.Dial(context.Background(), id)
 	if err != nil {
@@ -113,9 +113,9 @@ func TestShutdownFinishesSessions(t *testing.T) {
 	p, _ := readWAV(prospect())
 	var buf []byte
 	for i := 0; i < 16000*10; i += 320 {
-		buf = server.EncodeFrame(buf, coach.Rep, chunk(r, i))
+		buf = wire.EncodeFrame(buf, coach.Rep, chunk(r, i))
 		conn.WriteMessage(websocket.BinaryMessage, buf)
-		buf = server.EncodeFrame(buf, coach.Prospect, chunk(p, i))
+		buf = wire.EncodeFrame(buf, coach.Prospect, chunk(p, i))
 		conn.WriteMessage(websocket.BinaryMessage, buf)
 	}
 	var got collector
@@ -157,7 +157,7 @@ func TestShutdownFinishesSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := stream.OpenWAV(rec.Path)
+		f, err := audio.OpenWAV(rec.Path)
 		if err != nil {
 			t.Fatalf("%s recording: %v", sp, err)
 		}
@@ -166,7 +166,7 @@ func TestShutdownFinishesSessions(t *testing.T) {
 		for {
 			k, err := f.Read(b)
 			samples += k
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

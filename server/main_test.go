@@ -9,15 +9,15 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/synth"
 )
 
 // Shared by the tests: a synthesized call and the embedded recognizer.
 var (
-	callDir string
-	callErr error
-	sphinx  *stream.Sphinx
+	callDir    string
+	callErr    error
+	recognizer *sphinx.Recognizer
 )
 
 func TestMain(m *testing.M) {
@@ -35,9 +35,9 @@ func TestMain(m *testing.M) {
 		}
 		callErr = err
 		if callErr == nil {
-			sphinx, callErr = stream.NewSphinx(stream.DefaultSphinxConfig())
-			if sphinx != nil {
-				defer sphinx.Close()
+			recognizer, callErr = sphinx.New(sphinx.DefaultConfig())
+			if recognizer != nil {
+				defer recognizer.Close()
 			}
 		}
 		return m.Run()

@@ -23,6 +23,7 @@ type metrics struct {
 	framesDrop   prometheus.Counter
 	evictions    prometheus.Counter
 	events       prometheus.Counter
+	persistDrop  prometheus.Counter
 	cueLatency   prometheus.Histogram
 	streamErrors *prometheus.CounterVec
 }
@@ -35,13 +36,14 @@ func newMetrics() *metrics {
 	m.framesDrop = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_audio_frames_dropped_total", Help: "Audio frames dropped because a session fell behind."})
 	m.evictions = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_slow_subscribers_dropped_total", Help: "Event subscribers dropped for not keeping up."})
 	m.events = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_events_total", Help: "Events produced by live sessions."})
+	m.persistDrop = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_events_unstored_total", Help: "Events of live sessions not stored because the store fell behind by more than PersistBacklog."})
 	m.cueLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "cuecard_cue_latency_seconds",
 		Help:    "Wall-clock time from receiving the end of the utterance that triggered a cue to publishing the cue.",
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5},
 	})
 	m.streamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cuecard_stream_errors_total", Help: "Audio streams closed for bad input, by reason."}, []string{"reason"})
-	m.reg.MustRegister(m.sessions, m.viewers, m.framesIn, m.framesDrop, m.evictions, m.events, m.cueLatency, m.streamErrors,
+	m.reg.MustRegister(m.sessions, m.viewers, m.framesIn, m.framesDrop, m.evictions, m.events, m.persistDrop, m.cueLatency, m.streamErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -61,7 +63,7 @@ func (m *metrics) registerRecognizer(s *Server) {
 			defer s.mu.Unlock()
 			n := 0
 			for _, ls := range s.live {
-				n += ls.pipe.Waiting()
+				n += ls.call.Waiting()
 			}
 			return float64(n)
 		}))

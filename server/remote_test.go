@@ -14,14 +14,14 @@ import (
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/llm"
+	"github.com/cuecard/cuecard/remote"
 	"github.com/cuecard/cuecard/server"
-	"github.com/cuecard/cuecard/stream"
 )
 
 // fastResilience gives up quickly, so a test with a failing backend runs
 // in seconds.
-func fastResilience() stream.Resilience {
-	return stream.Resilience{MaxConcurrent: 4, MaxQueued: 8, Timeout: 500 * time.Millisecond, MaxAttempts: 2,
+func fastResilience() remote.Resilience {
+	return remote.Resilience{MaxConcurrent: 4, MaxQueued: 8, Timeout: 500 * time.Millisecond, MaxAttempts: 2,
 		BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Budget: 2 * time.Second,
 		BreakerFailures: 3, BreakerCooldown: 2 * time.Second}
 }
@@ -67,9 +67,9 @@ func TestTranscriptionDown(t *testing.T) {
 		calls.Add(1)
 		http.Error(w, `{"error":{"message":"overloaded","type":"server_error"}}`, http.StatusInternalServerError)
 	}, nil)
-	cfg := stream.DefaultOpenAIConfig()
+	cfg := remote.DefaultOpenAIConfig()
 	cfg.Remote.BaseURL, cfg.Remote.APIKey, cfg.Remote.Resilience = api.URL+"/v1", "sk-test", fastResilience()
-	tr, err := stream.NewOpenAI(cfg)
+	tr, err := remote.NewOpenAI(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +117,9 @@ func TestLanguageModelReviewsAndNotes(t *testing.T) {
 		}
 		return `{"summary":"A short call about scheduling.","next_steps":["Send the pilot outline"],"coaching":["Ask one more question before offering help"]}`
 	})
-	ocfg := stream.DefaultOpenAIConfig()
+	ocfg := remote.DefaultOpenAIConfig()
 	ocfg.Remote.BaseURL, ocfg.Remote.APIKey, ocfg.Remote.Resilience = api.URL+"/v1", "sk-test", fastResilience()
-	tr, err := stream.NewOpenAI(ocfg)
+	tr, err := remote.NewOpenAI(ocfg)
 	if err != nil {
 		t.Fatal(err)
 	}

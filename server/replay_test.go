@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -408,7 +409,7 @@ func waitUpload(tb testing.TB, base, id string) store.Upload {
 // like live ones.
 func TestUpload(t *testing.T) {
 	needCall(t)
-	ts := newTestServer(t, t.TempDir(), nil, sphinx)
+	ts := newTestServer(t, t.TempDir(), nil, recognizer)
 	for _, c := range []struct {
 		name  string
 		files map[string]string
@@ -458,7 +459,7 @@ func TestUploadBadFiles(t *testing.T) {
 	notWAV := filepath.Join(t.TempDir(), "notes.wav")
 	os.WriteFile(notWAV, []byte("these are my notes, not audio"), 0o644)
 	mono := filepath.Join(t.TempDir(), "mono.wav")
-	if err := stream.WriteWAVFile(mono, 16000, 1, make([]float32, 16000)); err != nil {
+	if err := audio.WriteWAVFile(mono, 16000, 1, make([]float32, 16000)); err != nil {
 		t.Fatal(err)
 	}
 	truncated := filepath.Join(t.TempDir(), "truncated.wav")

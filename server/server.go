@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -71,6 +72,10 @@ type Config struct {
 	PersistInterval time.Duration
 	// FlushTimeout bounds the end of a session (last transcripts, writes).
 	FlushTimeout time.Duration
+	// PersistBacklog bounds the events a live session holds while the
+	// store is behind; beyond it the oldest are not stored (and counted),
+	// so a stalled store never stalls the audio.
+	PersistBacklog int
 	// UI serves the browser UI; nil serves none.
 	UI fs.FS
 	// Backend names the speech recognition in use, shown to users.
@@ -103,8 +108,10 @@ type Reviewer interface {
 
 // DefaultConfig returns the server defaults.
 func DefaultConfig() Config {
+	pc := stream.DefaultConfig()
+	pc.Resample = soxr.New
 	return Config{
-		Pipeline:          stream.DefaultConfig(),
+		Pipeline:          pc,
 		InactivityTimeout: 60 * time.Second,
 		ReconnectWindow:   30 * time.Second,
 		SubscriberBuffer:  512,
@@ -113,6 +120,7 @@ func DefaultConfig() Config {
 		PingInterval:      20 * time.Second,
 		PersistInterval:   250 * time.Millisecond,
 		FlushTimeout:      10 * time.Second,
+		PersistBacklog:    20000,
 		Backend:           "embedded",
 	}
 }
@@ -137,34 +145,46 @@ type Server struct {
 	handler  http.Handler
 }
 
+// withDefaults returns c with its zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.InactivityTimeout <= 0 {
+		c.InactivityTimeout = d.InactivityTimeout
+	}
+	if c.ReconnectWindow <= 0 {
+		c.ReconnectWindow = d.ReconnectWindow
+	}
+	if c.SubscriberBuffer <= 0 {
+		c.SubscriberBuffer = d.SubscriberBuffer
+	}
+	if c.InputBuffer <= 0 {
+		c.InputBuffer = d.InputBuffer
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = d.PingInterval
+	}
+	if c.PersistInterval <= 0 {
+		c.PersistInterval = d.PersistInterval
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = d.FlushTimeout
+	}
+	if c.PersistBacklog <= 0 {
+		c.PersistBacklog = d.PersistBacklog
+	}
+	if c.Pipeline.Resample == nil {
+		c.Pipeline.Resample = soxr.New
+	}
+	return c
+}
+
 // New returns a server. tr may be nil to run without speech recognition
 // (talk metrics and time-based cues only).
 func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook, log *slog.Logger) *Server {
-	d := DefaultConfig()
-	if cfg.InactivityTimeout <= 0 {
-		cfg.InactivityTimeout = d.InactivityTimeout
-	}
-	if cfg.ReconnectWindow <= 0 {
-		cfg.ReconnectWindow = d.ReconnectWindow
-	}
-	if cfg.SubscriberBuffer <= 0 {
-		cfg.SubscriberBuffer = d.SubscriberBuffer
-	}
-	if cfg.InputBuffer <= 0 {
-		cfg.InputBuffer = d.InputBuffer
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = d.WriteTimeout
-	}
-	if cfg.PingInterval <= 0 {
-		cfg.PingInterval = d.PingInterval
-	}
-	if cfg.PersistInterval <= 0 {
-		cfg.PersistInterval = d.PersistInterval
-	}
-	if cfg.FlushTimeout <= 0 {
-		cfg.FlushTimeout = d.FlushTimeout
-	}
+	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -172,6 +192,9 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 	s := &Server{cfg: cfg, st: st, tr: tr, pb: pb, log: log, live: map[string]*liveSession{}, started: make(chan struct{}),
 		base: base, cancel: cancel, metrics: newMetrics()}
 	s.metrics.registerRecognizer(s)
+	if cfg.WebRTC != nil {
+		cfg.WebRTC.registerMetrics(s)
+	}
 	s.handler = s.routes()
 	return s
 }
@@ -217,6 +240,24 @@ func (s *Server) Shutdown() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+}
+
+// spawn runs fn on a goroutine that Shutdown waits for, or fails with
+// ErrShuttingDown once the server is stopping. Sessions, uploads and
+// WebRTC peers all start this way.
+func (s *Server) spawn(fn func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.spawnLocked(fn)
+}
+
+// spawnLocked is spawn for a caller that holds s.mu.
+func (s *Server) spawnLocked(fn func()) error {
+	if s.stopping {
+		return ErrShuttingDown
+	}
+	s.wg.Go(fn)
+	return nil
 }
 
 // RecoverSessions ends sessions a previous process left live (after a

@@ -19,11 +19,15 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/wire"
 )
 
 type testServer struct {
@@ -32,6 +36,7 @@ type testServer struct {
 	db  *store.DB
 	dir string
 	cl  *client.Client
+	st  *servertest.Server
 }
 
 // tinySocketBuffers makes the next test server's sockets buffer little in
@@ -50,42 +55,22 @@ func (l tinyListener) Accept() (net.Conn, error) {
 
 func newTestServer(tb testing.TB, dir string, edit func(*server.Config), tr stream.Transcriber) *testServer {
 	tb.Helper()
-	db, err := store.Open(context.Background(), dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pb, err := coach.DefaultPlaybook()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := server.DefaultConfig()
-	// Tests send audio faster than real time: queue all of it.
-	cfg.InputBuffer = 100000
-	if edit != nil {
-		edit(&cfg)
-	}
-	srv := server.New(cfg, db, tr, pb, nil)
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	opt := servertest.Options{Dir: dir, Transcriber: tr, Edit: func(cfg *server.Config) {
+		// Tests send audio faster than real time: queue all of it.
+		cfg.InputBuffer = 100000
+		if edit != nil {
+			edit(cfg)
+		}
+	}}
 	if tinySocketBuffers {
-		ts.Listener = tinyListener{ts.Listener}
+		opt.Listener = func(l net.Listener) net.Listener { return tinyListener{l} }
 	}
-	ts.Start()
-	t := &testServer{srv: srv, ts: ts, db: db, dir: dir, cl: &client.Client{BaseURL: ts.URL}}
-	tb.Cleanup(t.close)
-	return t
+	s := servertest.Start(tb, opt)
+	return &testServer{srv: s.Srv, ts: s.TS, db: s.DB, dir: s.Dir, cl: s.Client, st: s}
 }
 
 // close shuts the server down: sessions end, sockets close, the store last.
-func (t *testServer) close() {
-	if t.ts == nil {
-		return
-	}
-	t.srv.Shutdown()
-	t.ts.CloseClientConnections()
-	t.ts.Close()
-	t.db.Close()
-	t.ts = nil
-}
+func (t *testServer) close() { t.st.Close() }
 
 func (t *testServer) create(tb testing.TB) string {
 	tb.Helper()
@@ -132,16 +117,19 @@ func filter(evs []coach.Event, types ...string) []coach.Event {
 // analyzeOffline runs cuecard analyze's pipeline on the same audio.
 func analyzeOffline(tb testing.TB) []coach.Event {
 	tb.Helper()
+	return analyzePaths(tb, rep(), prospect())
+}
+
+// analyzePaths is analyzeOffline for other files.
+func analyzePaths(tb testing.TB, repPath, prospectPath string) []coach.Event {
+	tb.Helper()
 	pb, _ := coach.DefaultPlaybook()
 	var evs []coach.Event
-	c := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
-	var end int64
-	err := stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), sphinx, rep(), prospect(), func(in coach.Input) error {
-		end = max(end, in.AtMS)
-		return c.Step(in)
-	})
+	c := stream.NewCall(calltest.Config(), recognizer, pb, func(ev coach.Event) error { evs = append(evs, ev); return nil }, stream.CallOptions{})
+	defer c.Close()
+	err := c.PlayFiles(context.Background(), repPath, prospectPath)
 	if err == nil {
-		err = c.Finish(end)
+		_, err = c.Finish(context.Background())
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -155,7 +143,7 @@ func analyzeOffline(tb testing.TB) []coach.Event {
 // the same order within 300 ms.
 func TestStreamMatchesAnalyze(t *testing.T) {
 	needCall(t)
-	ts := newTestServer(t, t.TempDir(), nil, sphinx)
+	ts := newTestServer(t, t.TempDir(), nil, recognizer)
 	idle := goleak.IgnoreCurrent()
 	id := ts.create(t)
 	var live collector
@@ -182,8 +170,8 @@ func TestStreamMatchesAnalyze(t *testing.T) {
 			t.Fatalf("talk events at %d and %d ms", talks[i-1].AtMS, talks[i].AtMS)
 		}
 	}
-	if n := metric(t, ts, "cuecard_recognizers"); int(n) != sphinx.Size() {
-		t.Errorf("metrics: %v recognizers, the pool has %d", n, sphinx.Size())
+	if n := metric(t, ts, "cuecard_recognizers"); int(n) != recognizer.Size() {
+		t.Errorf("metrics: %v recognizers, the pool has %d", n, recognizer.Size())
 	}
 	if n := metric(t, ts, "cuecard_recognizers_busy"); n != 0 {
 		t.Errorf("metrics: %v recognizers busy after the call", n)
@@ -289,7 +277,7 @@ func TestBadFramesCloseTheStream(t *testing.T) {
 			return c.WriteMessage(websocket.BinaryMessage, append([]byte{0}, make([]byte, 2*8000)...))
 		}, websocket.CloseMessageTooBig, "frame too long"},
 		{"oversize message", func(c *websocket.Conn) error {
-			return c.WriteMessage(websocket.BinaryMessage, make([]byte, server.MaxMessageSize+10))
+			return c.WriteMessage(websocket.BinaryMessage, make([]byte, wire.MaxMessageSize+10))
 		}, websocket.CloseMessageTooBig, ""},
 		{"text garbage", func(c *websocket.Conn) error {
 			return c.WriteMessage(websocket.TextMessage, []byte("hello"))
@@ -329,8 +317,8 @@ func TestBadFramesCloseTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
-	c.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
+	c.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
+	c.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
 	c.WriteMessage(websocket.TextMessage, []byte(`{"type":"stop"}`))
 	var got collector
 	if err := client.ReadEvents(c, got.add); err != nil {
@@ -371,7 +359,7 @@ func TestOriginChecked(t *testing.T) {
 func TestViewers(t *testing.T) {
 	needCall(t)
 	tinySocketBuffers = true
-	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.SubscriberBuffer = 16 }, sphinx)
+	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.SubscriberBuffer = 16 }, recognizer)
 	tinySocketBuffers = false
 	id := ts.create(t)
 	ctx := context.Background()
@@ -381,8 +369,8 @@ func TestViewers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audio.Close()
-	audio.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
-	audio.WriteMessage(websocket.BinaryMessage, server.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
+	audio.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Rep, make([]int16, 320)))
+	audio.WriteMessage(websocket.BinaryMessage, wire.EncodeFrame(nil, coach.Prospect, make([]int16, 320)))
 
 	viewer, err := ts.cl.DialEvents(ctx, id)
 	if err != nil {
@@ -485,7 +473,10 @@ func dialTinyBuffer(t *testing.T, base, id string) *websocket.Conn {
 		}
 		return c, err
 	}}
-	c, _, err := d.Dial(strings.Replace(base, "http", "ws", 1)+"/v1/sessions/"+id+"/events", nil)
+	c, resp, err := d.Dial(strings.Replace(base, "http", "ws", 1)+"/v1/sessions/"+id+"/events", nil)
+	if resp != nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +500,7 @@ func streamFiles(t *testing.T, c *websocket.Conn, repPath, prospectPath string) 
 			sp  coach.Speaker
 			pcm []int16
 		}{{coach.Rep, chunk(r, i)}, {coach.Prospect, chunk(p, i)}} {
-			buf = server.EncodeFrame(buf, side.sp, side.pcm)
+			buf = wire.EncodeFrame(buf, side.sp, side.pcm)
 			if err := c.WriteMessage(websocket.BinaryMessage, buf); err != nil {
 				t.Fatal(err)
 			}
@@ -529,6 +520,6 @@ func chunk(x []int16, i int) []int16 {
 }
 
 func readWAV(path string) ([]int16, error) {
-	pcm, _, err := stream.ReadWAV16(path)
+	pcm, _, err := audio.ReadWAV16(path)
 	return pcm, err
 }

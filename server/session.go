@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -76,14 +76,8 @@ type liveSession struct {
 	everAudio   bool
 	lastAudio   time.Time
 	detachedAt  time.Time
-	pipe        *stream.Pipeline
-	coach       *stream.Coach
-	rs          [2]*stream.Resampler
-	rsRate      [2]int
-	written     [2]int64 // 16 kHz samples written per side
-	skip        [2]int64 // samples to drop from a side that was padded
+	call        *stream.Call
 	rec         [2]*recorder
-	buf         []float32
 	seq         int64
 	pending     []coach.Event
 	batches     chan batch
@@ -104,13 +98,6 @@ type batch struct {
 type wallMark struct {
 	mediaMS int64
 	at      time.Time
-}
-
-// getLive returns the running session id, or nil.
-func (s *Server) getLive(id string) *liveSession {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.live[id]
 }
 
 // attachSource attaches src to session id, starting the session if it is
@@ -177,17 +164,14 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	ls.hub = newHub(func() { s.metrics.evictions.Inc() })
 	// Made here, not in run, so that metrics may read the pipeline's
 	// waiting count while the session runs.
-	ls.coach = stream.NewCoach(s.pb, ls.onEvent)
-	ls.pipe = stream.NewPipeline(s.cfg.Pipeline, s.tr, ls.onInput)
+	ls.call = stream.NewCall(s.cfg.Pipeline, s.tr, s.pb, ls.onEvent, stream.CallOptions{Record: ls.record})
+	if err := s.spawnLocked(func() { ls.run(s.base) }); err != nil {
+		return nil, err
+	}
 	s.live[id] = ls
 	close(s.started)
 	s.started = make(chan struct{})
 	s.metrics.sessions.Inc()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		ls.run(s.base)
-	}()
 	return ls, nil
 }
 
@@ -282,13 +266,13 @@ loop:
 				break loop
 			}
 		case up := <-reviews:
-			up.AtMS = ls.coach.Now()
+			up.AtMS = ls.call.Now()
 			if err := ls.onEvent(up); err != nil {
 				log.Error("review", "err", err)
 			}
 		case now := <-tick.C:
 			if now.Sub(lastPersist) >= s.cfg.PersistInterval {
-				ls.flushPending()
+				ls.flushPending(false)
 				lastPersist = now
 			}
 			ls.padLagging(now)
@@ -332,8 +316,9 @@ func (ls *liveSession) handle(ctx context.Context, log *slog.Logger, it item) st
 	case itemDetach:
 		ls.src, ls.detachedAt = nil, time.Now()
 		return ""
+	default:
 	}
-	if err := ls.audio(it); err != nil {
+	if err := ls.onAudio(it); err != nil {
 		log.Error("audio", "err", err)
 		return "internal error: " + err.Error()
 	}
@@ -360,84 +345,56 @@ func (ls *liveSession) drain(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// audio resamples, records and feeds one frame.
-func (ls *liveSession) audio(it item) error {
-	i := int(it.sp) - 1
-	if ls.rs[i] == nil || ls.rsRate[i] != it.src.rate {
-		if ls.rs[i] != nil {
-			ls.rs[i].Close()
-		}
-		r, err := stream.NewResampler(it.src.rate, stream.Rate)
-		if err != nil {
-			return err
-		}
-		ls.rs[i], ls.rsRate[i] = r, it.src.rate
-	}
+// onAudio feeds one frame to the call.
+func (ls *liveSession) onAudio(it item) error {
 	ls.srv.metrics.framesIn.Inc()
 	ls.everAudio, ls.lastAudio = true, it.at
-	ls.buf = ls.rs[i].Process(ls.buf[:0], it.pcm)
-	pcm := ls.buf
-	if n := min(ls.skip[i], int64(len(pcm))); n > 0 {
-		pcm = pcm[n:]
-		ls.skip[i] -= n
-	}
-	return ls.write(it.sp, pcm, it.src.recorded, it.at)
-}
-
-// write records samples and feeds them to the pipeline.
-func (ls *liveSession) write(sp coach.Speaker, pcm []float32, recorded bool, at time.Time) error {
-	if len(pcm) == 0 {
-		return nil
-	}
-	i := int(sp) - 1
-	if !recorded {
-		if ls.rec[i] == nil {
-			r, err := newRecorder(ls.srv.st, ls.id, sp)
-			if err != nil {
-				return err
-			}
-			// A side that starts late is padded to the other's position.
-			if err := r.write(make([]float32, ls.written[i])); err != nil {
-				return err
-			}
-			ls.rec[i] = r
-		}
-		if err := ls.rec[i].write(pcm); err != nil {
-			return err
-		}
-	}
-	ls.written[i] += int64(len(pcm))
-	if err := ls.pipe.Write(sp, pcm); err != nil {
+	if err := ls.call.Write(it.sp, it.src.rate, it.pcm); err != nil {
 		return err
 	}
-	ls.mark(at)
+	ls.mark(it.at)
 	return ls.failed
 }
 
+// record writes one side's audio to its recording, unless the source
+// records its own. A side that starts late is padded to its position.
+func (ls *liveSession) record(sp coach.Speaker, pcm []float32) error {
+	if ls.srcRecorded {
+		return nil
+	}
+	i := int(sp) - 1
+	if ls.rec[i] == nil {
+		r, err := newRecorder(ls.srv.st, ls.id, sp)
+		if err != nil {
+			return err
+		}
+		if err := r.write(make([]float32, ls.call.Written(sp))); err != nil {
+			return err
+		}
+		ls.rec[i] = r
+	}
+	return ls.rec[i].write(pcm)
+}
+
 // padLagging feeds silence to a side that has sent nothing for a while,
-// so the other side's audio is processed; real audio that arrives late for
-// the padded stretch is dropped.
+// so the other side's audio is processed (see stream.Call.PadLagging).
 func (ls *liveSession) padLagging(now time.Time) {
 	if !ls.everAudio {
 		return
 	}
-	const lag = stream.Rate / 2 // 500 ms
-	for i, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
-		o := 1 - i
-		if d := ls.written[o] - ls.written[i]; d > lag {
-			n := d - lag/2
-			if err := ls.write(sp, make([]float32, n), ls.srcRecorded, now); err != nil {
-				ls.failed = err
-				return
-			}
-			ls.skip[i] += n
-		}
+	padded, err := ls.call.PadLagging()
+	if err != nil {
+		ls.failed = err
+		return
+	}
+	if padded {
+		ls.mark(now)
 	}
 }
 
 // mark remembers when the pipeline reached its current media time.
 func (ls *liveSession) mark(at time.Time) {
-	m := ls.pipe.MediaMS()
+	m := ls.call.MediaMS()
 	if n := len(ls.wall); n > 0 && ls.wall[n-1].mediaMS == m {
 		return
 	}
@@ -457,8 +414,6 @@ func (ls *liveSession) wallAt(ms int64) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (ls *liveSession) onInput(in coach.Input) error { return ls.coach.Step(in) }
-
 // onEvent publishes one event and queues it for the store.
 func (ls *liveSession) onEvent(ev coach.Event) error {
 	var err error
@@ -467,7 +422,7 @@ func (ls *liveSession) onEvent(ev coach.Event) error {
 		return err
 	}
 	msg := append([]byte(nil), ls.jsonBuf...)
-	keep := ev.Type != coach.EventTalk && !(ev.Type == coach.EventTranscript && !ev.Final)
+	keep := ev.Type != coach.EventTalk && (ev.Type != coach.EventTranscript || ev.Final)
 	ls.hub.publish(msg, keep, ev.Type == coach.EventTalk)
 	ls.srv.metrics.events.Inc()
 	if ev.Type == coach.EventCue && ev.Speaker != coach.NoSpeaker {
@@ -487,14 +442,30 @@ func (ls *liveSession) onEvent(ev coach.Event) error {
 	return nil
 }
 
-func (ls *liveSession) flushPending() {
+// flushPending hands the events produced since the last call to the
+// persist goroutine without waiting: while it is busy they stay pending,
+// up to PersistBacklog, beyond which the oldest are dropped and counted.
+// At the end of the session (final) it waits instead.
+func (ls *liveSession) flushPending(final bool) {
 	if len(ls.pending) == 0 {
 		return
 	}
+	if over := len(ls.pending) - ls.srv.cfg.PersistBacklog; over > 0 && !final {
+		ls.pending = append(ls.pending[:0], ls.pending[over:]...)
+		ls.srv.metrics.persistDrop.Add(float64(over))
+	}
 	b := batch{first: ls.seq + 1, evs: ls.pending}
+	if final {
+		ls.batches <- b
+	} else {
+		select {
+		case ls.batches <- b:
+		default:
+			return // the store is behind: keep them for the next tick
+		}
+	}
 	ls.seq += int64(len(ls.pending))
 	ls.pending = nil
-	ls.batches <- b
 }
 
 // persist writes event batches in order; it owns no other state.
@@ -515,34 +486,9 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	s := ls.srv
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FlushTimeout)
 	defer cancel()
-	// The resamplers hold the last few milliseconds of each side.
-	for i, r := range ls.rs {
-		if r == nil {
-			continue
-		}
-		tail := r.Flush(nil)
-		if n := min(ls.skip[i], int64(len(tail))); n > 0 {
-			tail = tail[n:]
-		}
-		if err := ls.write(coach.Speaker(i+1), tail, ls.srcRecorded, time.Now()); err != nil {
-			log.Error("flush resampler", "err", err)
-		}
-	}
-	if err := ls.pipe.Flush(ctx); err != nil && !errors.Is(err, stream.ErrClosed) {
-		log.Error("flush pipeline", "err", err)
-	}
-	ls.pipe.Close()
-	for _, r := range ls.rs {
-		if r != nil {
-			r.Close()
-		}
-	}
-	if err := ls.coach.Finish(ls.pipe.MediaMS()); err != nil {
-		log.Error("finish coach", "err", err)
-	}
-	var sum *coach.Summary
-	if n := len(ls.pending); n > 0 && ls.pending[n-1].Type == coach.EventSummary {
-		sum = ls.pending[n-1].Summary
+	sum, err := ls.call.Finish(ctx)
+	if err != nil {
+		log.Error("finish call", "err", err)
 	}
 	if ls.review != nil {
 		ls.review.Close()
@@ -554,7 +500,7 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 			}
 		}
 	}
-	ls.flushPending()
+	ls.flushPending(true)
 	close(ls.batches)
 	ls.persistWG.Wait()
 	for i, r := range ls.rec {
@@ -574,7 +520,7 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	}
 	ls.endReason = reason
 	ls.hub.close()
-	log.Info("session ended", "reason", reason, "media_ms", ls.pipe.MediaMS())
+	log.Info("session ended", "reason", reason, "media_ms", ls.call.MediaMS())
 }
 
 // recorder writes one side's 16 kHz audio to a WAV file.
@@ -582,7 +528,7 @@ type recorder struct {
 	path string
 	f    *os.File
 	bw   *bufio.Writer
-	w    *stream.WAVWriter
+	w    *audio.WAVWriter
 }
 
 func newRecorder(st SessionStore, id string, sp coach.Speaker) (*recorder, error) {
@@ -597,7 +543,7 @@ func newRecorder(st SessionStore, id string, sp coach.Speaker) (*recorder, error
 	}
 	r := &recorder{path: path, f: f}
 	r.bw = bufio.NewWriterSize(f, 64*1024)
-	r.w, err = stream.NewWAVWriter(seekWriter{r}, stream.Rate, 1)
+	r.w, err = audio.NewWAVWriter(seekWriter{r}, stream.Rate, 1)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("recording: %w", err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -101,18 +102,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		fail(ErrShuttingDown)
+	if err := s.spawn(func() { s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS) }); err != nil {
+		fail(err)
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS)
-	}()
 	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": ses.ID, "state": store.UploadAnalyzing, "total_ms": totalMS})
 }
@@ -218,7 +211,7 @@ func saveFile(src io.Reader, path string) error {
 // right channels, with one (dst[1] == "") the mixdown. It returns the
 // duration in ms; a file that is not usable WAV is a bad request.
 func splitWAV(src string, dst [2]string, field string) (int64, error) {
-	in, err := stream.OpenWAV(src)
+	in, err := audio.OpenWAV(src)
 	if err != nil {
 		return 0, badRequest("%s: %s", field, wavProblem(err, src))
 	}
@@ -228,7 +221,7 @@ func splitWAV(src string, dst [2]string, field string) (int64, error) {
 	if split && fm.Channels != 2 {
 		return 0, badRequest("stereo: want 2 channels (left rep, right prospect), file has %d", fm.Channels)
 	}
-	var outs []*stream.WAVWriter
+	var outs []*audio.WAVWriter
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -244,42 +237,32 @@ func splitWAV(src string, dst [2]string, field string) (int64, error) {
 			return 0, err
 		}
 		files = append(files, f)
-		ww, err := stream.NewWAVWriter(f, fm.SampleRate, 1)
+		ww, err := audio.NewWAVWriter(f, fm.SampleRate, 1)
 		if err != nil {
 			return 0, err
 		}
 		outs = append(outs, ww)
 	}
-	buf := make([]float32, 4096*fm.Channels)
-	mono := [2][]float32{make([]float32, 4096), make([]float32, 4096)}
-	var frames int64
+	rd, err := audio.NewReader(in.WAVReader, audio.ReaderOptions{Split: split})
+	if err != nil {
+		return 0, err
+	}
+	defer rd.Close()
 	for {
-		k, err := in.Read(buf)
-		for i := range k {
-			fr := buf[i*fm.Channels : (i+1)*fm.Channels]
-			if split {
-				mono[0][i], mono[1][i] = fr[0], fr[1]
-				continue
-			}
-			var sum float32
-			for _, v := range fr {
-				sum += v
-			}
-			mono[0][i] = sum / float32(fm.Channels)
-		}
-		for c, ww := range outs {
-			if werr := ww.Write(mono[c][:k]); werr != nil {
-				return 0, werr
-			}
-		}
-		frames += int64(k)
+		ch, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return 0, badRequest("%s: %s", field, wavProblem(err, src))
 		}
+		for c, ww := range outs {
+			if werr := ww.Write(ch[c]); werr != nil {
+				return 0, werr
+			}
+		}
 	}
+	frames := rd.Frames()
 	if frames == 0 {
 		return 0, badRequest("%s: the recording has no samples", field)
 	}
@@ -327,8 +310,6 @@ func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths
 	var (
 		batch    []coach.Event
 		seq      int64 = 1
-		sum      *coach.Summary
-		end      int64
 		reported int64
 		last     = time.Now()
 	)
@@ -343,31 +324,27 @@ func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths
 		batch = batch[:0]
 		return nil
 	}
-	c := stream.NewCoach(s.pb, func(ev coach.Event) error {
-		if ev.Type == coach.EventSummary {
-			sum = ev.Summary
-		}
-		batch = append(batch, ev)
-		if len(batch) >= uploadBatch {
-			return flush()
-		}
-		return nil
-	})
-	step := func(in coach.Input) error {
-		end = max(end, in.AtMS)
-		if err := c.Step(in); err != nil {
-			return err
-		}
+	progress := func(in coach.Input) error {
 		if in.AtMS-reported >= uploadProgressEvery || time.Since(last) > time.Second {
 			reported, last = in.AtMS, time.Now()
 			return rs.SetUpload(ctx, store.Upload{ID: id, State: store.UploadAnalyzing, DoneMS: min(in.AtMS, totalMS), TotalMS: totalMS})
 		}
 		return nil
 	}
-	if err := stream.AnalyzeFiles(ctx, s.cfg.Pipeline, s.tr, paths[0], paths[1], step); err != nil {
+	c := stream.NewCall(s.cfg.Pipeline, s.tr, s.pb, func(ev coach.Event) error {
+		batch = append(batch, ev)
+		if len(batch) >= uploadBatch {
+			return flush()
+		}
+		return nil
+	}, stream.CallOptions{Input: progress})
+	defer c.Close()
+	if err := c.PlayFiles(ctx, paths[0], paths[1]); err != nil {
 		return err
 	}
-	if err := c.Finish(max(end, totalMS)); err != nil {
+	c.EndAtLeast(totalMS)
+	sum, err := c.Finish(ctx)
+	if err != nil {
 		return err
 	}
 	if err := flush(); err != nil {

@@ -84,19 +84,25 @@ type WebRTC struct {
 	gaugeOnce  sync.Once
 }
 
+// withDefaults returns c with its zero fields set to the defaults.
+func (c WebRTCConfig) withDefaults() WebRTCConfig {
+	d := DefaultWebRTCConfig()
+	if c.GatherTimeout <= 0 {
+		c.GatherTimeout = d.GatherTimeout
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = d.StopGrace
+	}
+	return c
+}
+
 // NewWebRTC binds the ICE UDP port and builds the pion API. It fails if
 // the port cannot be bound or a setting is invalid. log may be nil.
 func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
-	d := DefaultWebRTCConfig()
-	if cfg.GatherTimeout <= 0 {
-		cfg.GatherTimeout = d.GatherTimeout
-	}
-	if cfg.DrainTimeout <= 0 {
-		cfg.DrainTimeout = d.DrainTimeout
-	}
-	if cfg.StopGrace <= 0 {
-		cfg.StopGrace = d.StopGrace
-	}
+	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -121,7 +127,7 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	// Validate the URLs now rather than on the first call.
 	for _, s := range servers {
 		for _, u := range s.URLs {
-			if _, err := ice.ParseURL(u); err != nil {
+			if _, err := ice.ParseURL(u); err != nil { //nolint:staticcheck // the parser of the ICE agent that uses these URLs
 				return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
 			}
 		}
@@ -174,7 +180,7 @@ func (rtc *WebRTC) Close() error {
 	return rtc.mux.Close()
 }
 
-// registerMetrics exports the peer count on s's registry, once.
+// registerMetrics exports the peer count on s's registry (from New), once.
 func (rtc *WebRTC) registerMetrics(s *Server) {
 	rtc.gaugeOnce.Do(func() {
 		s.metrics.reg.Register(prometheus.NewGaugeFunc(
@@ -189,7 +195,6 @@ func (rtc *WebRTC) registerMetrics(s *Server) {
 // the peer goes, or a newer audio client replaces it.
 func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 	rtc := s.cfg.WebRTC
-	rtc.registerMetrics(s)
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": errNotSDP.Error()})
 		return
@@ -223,22 +228,20 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The peer goroutine is the server's to wait for, like a session's.
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
+	// The peer goroutine is the server's to wait for, like a session's;
+	// it starts now and waits for the attach below.
+	rtc.peers.Add(1)
+	if err := s.spawn(p.run); err != nil {
+		rtc.peers.Add(-1)
 		pc.Close()
-		s.httpError(w, r, ErrShuttingDown)
+		s.httpError(w, r, err)
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	src := newSource("webrtc", opusRate)
 	src.recorded = true
 	ls, err := s.attachSource(r.Context(), id, src)
 	if err != nil {
-		close(p.attached)
-		s.wg.Done()
+		close(p.attached) // run sees no session and returns
 		pc.Close()
 		s.httpError(w, r, err)
 		return
@@ -249,8 +252,6 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		s.metrics.viewers.Inc()
 	}
 	close(p.attached)
-	rtc.peers.Add(1)
-	go p.run()
 
 	for _, is := range rtc.iceServers {
 		for _, u := range is.URLs {
@@ -279,7 +280,7 @@ type offer struct {
 func parseOffer(b []byte) (offer, error) {
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(string(b)); err != nil {
-		return offer{}, fmt.Errorf("%w: %v", ErrBadOffer, err)
+		return offer{}, fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
 	off := offer{speakers: map[string]coach.Speaker{}}
 	type audio struct {
@@ -382,11 +383,11 @@ func namedSpeaker(m *sdp.MediaDescription) coach.Speaker {
 // candidate gathered within GatherTimeout.
 func (p *peer) negotiate(ctx context.Context, sdpOffer string) (string, error) {
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpOffer}); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
 	gathered := webrtc.GatheringCompletePromise(p.pc)
 	if err := p.pc.SetLocalDescription(answer); err != nil {

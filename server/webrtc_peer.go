@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/wire"
 )
 
 // Flow control of the events data channel: stop sending above high,
@@ -91,7 +92,7 @@ func newPeer(s *Server, rtc *WebRTC, pc *webrtc.PeerConnection, id string, off o
 			}
 		})
 		dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-			c, err := DecodeControl(msg.Data)
+			c, err := wire.DecodeControl(msg.Data)
 			if err != nil || !msg.IsString {
 				p.log.Debug("ignored data channel message", "err", err)
 				return
@@ -107,11 +108,14 @@ func newPeer(s *Server, rtc *WebRTC, pc *webrtc.PeerConnection, id string, off o
 	return p
 }
 
-// run waits for the end of the session, of the peer, or of its turn as
+// run waits for the attach, then for the end of the session, of the peer, or of its turn as
 // the session's source, then closes the connection and joins everything.
 func (p *peer) run() {
-	defer p.s.wg.Done()
 	defer p.rtc.peers.Add(-1)
+	<-p.attached
+	if p.ls == nil {
+		return // the attach failed
+	}
 	writerDone := make(chan struct{})
 	if p.sub != nil {
 		go func() {

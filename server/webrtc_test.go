@@ -20,10 +20,10 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"gopkg.in/hraban/opus.v2"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
-	"github.com/cuecard/cuecard/stream"
 )
 
 // newRTCServer starts a test server with the WebRTC endpoint on a free
@@ -37,7 +37,7 @@ func newRTCServer(t *testing.T) (*testServer, *server.WebRTC) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rtc.Close() }) // after the server's cleanup: LIFO
-	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.WebRTC = rtc }, sphinx)
+	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.WebRTC = rtc }, recognizer)
 	return ts, rtc
 }
 
@@ -233,7 +233,7 @@ func decodedCall(t *testing.T, call map[coach.Speaker][][]byte) map[coach.Speake
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := stream.NewWAVWriter(f, 16000, 1)
+		w, err := audio.NewWAVWriter(f, 16000, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,26 +254,6 @@ func decodedCall(t *testing.T, call map[coach.Speaker][][]byte) map[coach.Speake
 		out[sp] = path
 	}
 	return out
-}
-
-// analyzePaths is analyzeOffline for other files.
-func analyzePaths(t *testing.T, repPath, prospectPath string) []coach.Event {
-	t.Helper()
-	pb, _ := coach.DefaultPlaybook()
-	var evs []coach.Event
-	c := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
-	var end int64
-	err := stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), sphinx, repPath, prospectPath, func(in coach.Input) error {
-		end = max(end, in.AtMS)
-		return c.Step(in)
-	})
-	if err == nil {
-		err = c.Finish(end)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return evs
 }
 
 // TestWebRTCMatchesAnalyze streams the synthesized call over a real pion

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/wire"
 )
 
 // closeMsg is a close frame for the writer to send.
@@ -28,11 +29,11 @@ func (s *Server) upgrader() *websocket.Upgrader {
 // closeCode maps a stream error to a WebSocket close code.
 func closeCode(err error) int {
 	switch {
-	case errors.Is(err, ErrBadChannel), errors.Is(err, ErrBadControl), errors.Is(err, ErrBadRate), errors.Is(err, ErrLateStart):
+	case errors.Is(err, wire.ErrBadChannel), errors.Is(err, wire.ErrBadControl), errors.Is(err, wire.ErrBadRate), errors.Is(err, ErrLateStart):
 		return websocket.CloseUnsupportedData
-	case errors.Is(err, ErrOddFrame), errors.Is(err, ErrEmptyFrame):
+	case errors.Is(err, wire.ErrOddFrame), errors.Is(err, wire.ErrEmptyFrame):
 		return websocket.CloseInvalidFramePayloadData
-	case errors.Is(err, ErrFrameTooLong):
+	case errors.Is(err, wire.ErrFrameTooLong):
 		return websocket.CloseMessageTooBig
 	case errors.Is(err, ErrSessionEnded), errors.Is(err, ErrSessionBusy):
 		return websocket.ClosePolicyViolation
@@ -74,8 +75,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader wrote the HTTP error
 	}
-	conn.SetReadLimit(MaxMessageSize)
-	src := newSource("websocket", DefaultSampleRate)
+	conn.SetReadLimit(wire.MaxMessageSize)
+	src := newSource("websocket", wire.DefaultSampleRate)
 	ls, err := s.attachSource(r.Context(), id, src)
 	if err != nil {
 		closeNow(conn, closeCode(err), err.Error(), s.cfg.WriteTimeout)
@@ -124,7 +125,7 @@ func (s *Server) readAudio(conn *websocket.Conn, ls *liveSession, src *source) e
 				ls.send(item{kind: itemDetach, src: src})
 			}
 			if errors.Is(err, websocket.ErrReadLimit) {
-				return ErrFrameTooLong
+				return wire.ErrFrameTooLong
 			}
 			return nil
 		}
@@ -134,7 +135,7 @@ func (s *Server) readAudio(conn *websocket.Conn, ls *liveSession, src *source) e
 		}
 		switch mt {
 		case websocket.TextMessage:
-			c, err := DecodeControl(data)
+			c, err := wire.DecodeControl(data)
 			if err != nil {
 				ls.send(item{kind: itemDetach, src: src})
 				return err
@@ -154,7 +155,7 @@ func (s *Server) readAudio(conn *websocket.Conn, ls *liveSession, src *source) e
 			}
 		case websocket.BinaryMessage:
 			started = true
-			sp, pcm, err := DecodeFrame(data, src.rate, buf[:0])
+			sp, pcm, err := wire.DecodeFrame(data, src.rate, buf[:0])
 			if err != nil {
 				ls.send(item{kind: itemDetach, src: src})
 				return err
@@ -173,7 +174,7 @@ func (s *Server) readAudio(conn *websocket.Conn, ls *liveSession, src *source) e
 }
 
 func errorLabel(err error) string {
-	for _, e := range []error{ErrBadChannel, ErrOddFrame, ErrEmptyFrame, ErrFrameTooLong, ErrBadControl, ErrBadRate, ErrLateStart} {
+	for _, e := range []error{wire.ErrBadChannel, wire.ErrOddFrame, wire.ErrEmptyFrame, wire.ErrFrameTooLong, wire.ErrBadControl, wire.ErrBadRate, ErrLateStart} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
@@ -241,7 +242,7 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	conn.SetReadLimit(maxControlSize)
+	conn.SetReadLimit(wire.MaxControlSize)
 	s.metrics.viewers.Inc()
 	defer s.metrics.viewers.Dec()
 	// Read (and discard) until the viewer goes, so pongs and close frames

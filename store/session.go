@@ -394,58 +394,12 @@ type listQuery struct {
 }
 
 func buildList(f ListFilter) (listQuery, error) {
-	var (
-		q     listQuery
-		conds []string
-	)
-	add := func(cond string, arg any) {
-		conds = append(conds, cond)
-		q.args = append(q.args, arg)
+	var q listQuery
+	conds, args, err := filterConds(f)
+	if err != nil {
+		return q, err
 	}
-	if f.Rep != "" {
-		add("rep = ?", f.Rep)
-	}
-	if !f.From.IsZero() {
-		add("created_at >= ?", f.From.UnixMilli())
-	}
-	if !f.To.IsZero() {
-		add("created_at < ?", f.To.UnixMilli())
-	}
-	if f.Stage != "" {
-		if _, ok := stageRank[f.Stage]; !ok {
-			return q, fmt.Errorf("%w: unknown stage %q", ErrInvalid, f.Stage)
-		}
-		add("furthest_stage = ?", f.Stage)
-	}
-	if f.MinStage != "" {
-		r, ok := stageRank[f.MinStage]
-		if !ok {
-			return q, fmt.Errorf("%w: unknown stage %q", ErrInvalid, f.MinStage)
-		}
-		add("furthest_stage_rank >= ?", r)
-	}
-	if f.MinUptake > 0 {
-		add("uptake >= ?", f.MinUptake)
-	}
-	if f.Source != "" {
-		if f.Source != SourceLive && f.Source != SourceUpload {
-			return q, fmt.Errorf("%w: unknown source %q", ErrInvalid, f.Source)
-		}
-		add("source = ?", f.Source)
-	}
-	if f.Status != "" {
-		if f.Status != StatusCreated && f.Status != StatusLive && f.Status != StatusEnded {
-			return q, fmt.Errorf("%w: unknown status %q", ErrInvalid, f.Status)
-		}
-		add("status = ?", f.Status)
-	}
-	if f.Team != "" {
-		add("team = ?", f.Team)
-	}
-	if f.Owner != "" {
-		add("owner = ?", f.Owner)
-	}
-
+	q.args = args
 	col, real, ok := sortColumn(f.Sort)
 	if !ok {
 		return q, fmt.Errorf("%w: unknown sort %q", ErrInvalid, f.Sort)
@@ -483,6 +437,63 @@ func buildList(f ListFilter) (listQuery, error) {
 	q.order = " ORDER BY " + col + " " + dir + ", id " + dir + " LIMIT ? OFFSET ?"
 	q.pageArgs = append(q.pageArgs[:len(q.pageArgs):len(q.pageArgs)], q.limit+1, f.Offset)
 	return q, nil
+}
+
+// filterConds turns the filter's fields into SQL conditions and their
+// arguments; unknown values are ErrInvalid.
+func filterConds(f ListFilter) ([]string, []any, error) {
+	var (
+		conds []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		conds = append(conds, cond)
+		args = append(args, arg)
+	}
+	if f.Rep != "" {
+		add("rep = ?", f.Rep)
+	}
+	if !f.From.IsZero() {
+		add("created_at >= ?", f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		add("created_at < ?", f.To.UnixMilli())
+	}
+	if f.Stage != "" {
+		if _, ok := stageRank[f.Stage]; !ok {
+			return nil, nil, fmt.Errorf("%w: unknown stage %q", ErrInvalid, f.Stage)
+		}
+		add("furthest_stage = ?", f.Stage)
+	}
+	if f.MinStage != "" {
+		r, ok := stageRank[f.MinStage]
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: unknown stage %q", ErrInvalid, f.MinStage)
+		}
+		add("furthest_stage_rank >= ?", r)
+	}
+	if f.MinUptake > 0 {
+		add("uptake >= ?", f.MinUptake)
+	}
+	if f.Source != "" {
+		if f.Source != SourceLive && f.Source != SourceUpload {
+			return nil, nil, fmt.Errorf("%w: unknown source %q", ErrInvalid, f.Source)
+		}
+		add("source = ?", f.Source)
+	}
+	if f.Status != "" {
+		if f.Status != StatusCreated && f.Status != StatusLive && f.Status != StatusEnded {
+			return nil, nil, fmt.Errorf("%w: unknown status %q", ErrInvalid, f.Status)
+		}
+		add("status = ?", f.Status)
+	}
+	if f.Team != "" {
+		add("team = ?", f.Team)
+	}
+	if f.Owner != "" {
+		add("owner = ?", f.Owner)
+	}
+	return conds, args, nil
 }
 
 func whereClause(conds []string) string {

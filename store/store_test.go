@@ -274,6 +274,7 @@ func expect(seeds []seed, f store.ListFilter) []string {
 			return s.share
 		case store.SortUptake:
 			return s.uptake
+		default:
 		}
 		return float64(s.created.UnixMilli())
 	}
@@ -509,7 +510,7 @@ func TestEventsAppendReadIdempotent(t *testing.T) {
 		stop := errors.New("stop")
 		n := 0
 		err := db.ReadEvents(ctx, s.ID, 0, func(int64, []byte) error { n++; return stop })
-		if err != stop || n != 1 {
+		if !errors.Is(err, stop) || n != 1 {
 			t.Errorf("callback error: %v after %d calls", err, n)
 		}
 	})

@@ -6,98 +6,40 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 )
-
-// chunkFrames is how many sample frames are decoded per read: memory use
-// is independent of the file's length.
-const chunkFrames = 4096
 
 // source reads one WAV file as 16 kHz channels: either its mixdown to
 // mono, or its first two channels separately.
 type source struct {
-	f     *WAVFile
-	split bool
-	buf   []float32
-	mono  [2][]float32
-	res   [2]*Resampler
-	out   [2][]float32
-	eof   bool
+	f *audio.WAVFile
+	r *audio.Reader
 }
 
-func openSource(path string, split bool) (*source, error) {
-	f, err := OpenWAV(path)
+func openSource(path string, split bool, newRes audio.NewResampler) (*source, error) {
+	f, err := audio.OpenWAV(path)
 	if err != nil {
 		return nil, err
 	}
-	fm := f.Format()
-	if split && fm.Channels != 2 {
+	if fm := f.Format(); split && fm.Channels != 2 {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w: --stereo needs 2 channels, file has %d", path, ErrUnsupportedFormat, fm.Channels)
+		return nil, fmt.Errorf("%s: %w: --stereo needs 2 channels, file has %d", path, audio.ErrUnsupportedFormat, fm.Channels)
 	}
-	s := &source{f: f, split: split, buf: make([]float32, chunkFrames*fm.Channels)}
-	n := 1
-	if split {
-		n = 2
+	r, err := audio.NewReader(f.WAVReader, audio.ReaderOptions{Split: split, Rate: Rate, Resample: newRes})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for i := range n {
-		r, err := NewResampler(fm.SampleRate, Rate)
-		if err != nil {
-			s.close()
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		s.res[i] = r
-		s.mono[i] = make([]float32, chunkFrames)
-	}
-	return s, nil
+	return &source{f: f, r: r}, nil
 }
 
 // next returns the next 16 kHz samples of each output channel (valid until
-// the next call); at the end it drains the resamplers and reports io.EOF.
-func (s *source) next() ([2][]float32, error) {
-	var out [2][]float32
-	if s.eof {
-		return out, io.EOF
-	}
-	nch := s.f.Format().Channels
-	k, err := s.f.Read(s.buf)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return out, err
-	}
-	for i := range k {
-		fr := s.buf[i*nch : (i+1)*nch]
-		if s.split {
-			s.mono[0][i], s.mono[1][i] = fr[0], fr[1]
-			continue
-		}
-		var sum float32
-		for _, v := range fr {
-			sum += v
-		}
-		s.mono[0][i] = sum / float32(nch)
-	}
-	for c, r := range s.res {
-		if r == nil {
-			continue
-		}
-		s.out[c] = r.Process(s.out[c][:0], s.mono[c][:k])
-		if err != nil {
-			s.out[c] = r.Flush(s.out[c])
-		}
-		out[c] = s.out[c]
-	}
-	if err != nil {
-		s.eof = true
-	}
-	return out, nil
-}
+// the next call); at the end it reports io.EOF.
+func (s *source) next() ([2][]float32, error) { return s.r.Next() }
 
 func (s *source) close() {
-	for _, r := range s.res {
-		if r != nil {
-			r.Close()
-		}
-	}
+	s.r.Close()
 	s.f.Close()
 }
 
@@ -105,52 +47,67 @@ func (s *source) close() {
 // rate; multi-channel files are mixed down), time-aligned from 0, as fast
 // as the CPU allows, calling emit for every input on the caller's
 // goroutine. The shorter file is padded with silence. tr may be nil for
-// voice activity only. Errors name the file.
+// voice activity only. Errors name the file. Call.PlayFiles does the same
+// for a coached call.
 func AnalyzeFiles(ctx context.Context, cfg Config, tr Transcriber, repPath, prospectPath string, emit func(coach.Input) error) error {
-	rep, err := openSource(repPath, false)
-	if err != nil {
-		return err
-	}
-	defer rep.close()
-	pro, err := openSource(prospectPath, false)
-	if err != nil {
-		return err
-	}
-	defer pro.close()
 	p := NewPipeline(cfg, tr, emit)
 	defer p.Close()
-	return run(ctx, p, func() ([2][]float32, [2]bool, error) {
-		r, rerr := rep.next()
-		q, qerr := pro.next()
-		for _, err := range []error{rerr, qerr} {
-			if err != nil && err != io.EOF {
-				return [2][]float32{}, [2]bool{}, err
-			}
-		}
-		return [2][]float32{r[0], q[0]}, [2]bool{rerr == io.EOF, qerr == io.EOF}, nil
-	})
+	if err := playFiles(ctx, cfg.Resample, repPath, prospectPath, p.Write); err != nil {
+		return err
+	}
+	return p.Flush(ctx)
 }
 
 // AnalyzeStereo is AnalyzeFiles for one two-channel WAV file: left is the
 // rep, right the prospect.
 func AnalyzeStereo(ctx context.Context, cfg Config, tr Transcriber, path string, emit func(coach.Input) error) error {
-	src, err := openSource(path, true)
+	p := NewPipeline(cfg, tr, emit)
+	defer p.Close()
+	if err := playStereo(ctx, cfg.Resample, path, p.Write); err != nil {
+		return err
+	}
+	return p.Flush(ctx)
+}
+
+func playFiles(ctx context.Context, newRes audio.NewResampler, repPath, prospectPath string, write func(coach.Speaker, []float32) error) error {
+	rep, err := openSource(repPath, false, newRes)
+	if err != nil {
+		return err
+	}
+	defer rep.close()
+	pro, err := openSource(prospectPath, false, newRes)
+	if err != nil {
+		return err
+	}
+	defer pro.close()
+	return play(ctx, write, func() ([2][]float32, [2]bool, error) {
+		r, rerr := rep.next()
+		q, qerr := pro.next()
+		for _, err := range []error{rerr, qerr} {
+			if err != nil && !errors.Is(err, io.EOF) {
+				return [2][]float32{}, [2]bool{}, err
+			}
+		}
+		return [2][]float32{r[0], q[0]}, [2]bool{errors.Is(rerr, io.EOF), errors.Is(qerr, io.EOF)}, nil
+	})
+}
+
+func playStereo(ctx context.Context, newRes audio.NewResampler, path string, write func(coach.Speaker, []float32) error) error {
+	src, err := openSource(path, true, newRes)
 	if err != nil {
 		return err
 	}
 	defer src.close()
-	p := NewPipeline(cfg, tr, emit)
-	defer p.Close()
-	return run(ctx, p, func() ([2][]float32, [2]bool, error) {
+	return play(ctx, write, func() ([2][]float32, [2]bool, error) {
 		ch, err := src.next()
-		return ch, [2]bool{err == io.EOF, err == io.EOF}, err
+		return ch, [2]bool{errors.Is(err, io.EOF), errors.Is(err, io.EOF)}, err
 	})
 }
 
-// run feeds both sides chunk by chunk. Once one side has ended it is fed
+// play feeds both sides chunk by chunk. Once one side has ended it is fed
 // silence as long as the other's chunk, so nothing piles up in the
 // pipeline and the shorter side is padded.
-func run(ctx context.Context, p *Pipeline, next func() ([2][]float32, [2]bool, error)) error {
+func play(ctx context.Context, write func(coach.Speaker, []float32) error, next func() ([2][]float32, [2]bool, error)) error {
 	var zeros []float32
 	for {
 		if err := ctx.Err(); err != nil {
@@ -158,9 +115,9 @@ func run(ctx context.Context, p *Pipeline, next func() ([2][]float32, [2]bool, e
 		}
 		ch, done, err := next()
 		if done[0] && done[1] {
-			break
+			return nil
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
 		n := max(len(ch[0]), len(ch[1]))
@@ -172,10 +129,9 @@ func run(ctx context.Context, p *Pipeline, next func() ([2][]float32, [2]bool, e
 			if done[i] {
 				x = zeros[:n]
 			}
-			if err := p.Write(sp, x); err != nil {
+			if err := write(sp, x); err != nil {
 				return err
 			}
 		}
 	}
-	return p.Flush(ctx)
 }

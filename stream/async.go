@@ -19,6 +19,12 @@ type Async interface {
 	Open(sp coach.Speaker, out chan<- Result) Stream
 }
 
+// Reasoner is implemented by Async backends that can say in a few words
+// why a segment failed, for status inputs (never with credentials).
+type Reasoner interface {
+	Reason(err error) string
+}
+
 // Stream is the recognition of one side of one call by an Async backend.
 // It is used by one goroutine (the pipeline's) and none of its methods
 // block on the network; the backend's goroutines belong to the Stream and
@@ -65,16 +71,14 @@ type Describer interface {
 	Backend() Backend
 }
 
-// DescribeTranscriber returns the backend description of tr: the embedded
-// PocketSphinx pool, a Describer's own, or nothing for nil.
+// DescribeTranscriber returns the backend description of tr: a
+// Describer's own, "custom" for others, or nothing for nil.
 func DescribeTranscriber(tr Transcriber) (Backend, bool) {
 	switch t := tr.(type) {
 	case nil:
 		return Backend{}, false
 	case Describer:
 		return t.Backend(), true
-	case *Sphinx:
-		return Backend{Role: "asr", Name: "pocketsphinx"}, true
 	}
 	return Backend{Role: "asr", Name: "custom"}, true
 }
@@ -88,8 +92,9 @@ type syncUtt struct {
 	once    sync.Once
 }
 
-// startSync implements Transcriber.Start for an Async backend.
-func startSync(a Async, sp coach.Speaker) *syncUtt {
+// Blocking returns an Utterance whose Finish waits for the final result
+// of an Async backend: the Transcriber side of remote backends.
+func Blocking(a Async, sp coach.Speaker) Utterance {
 	u := &syncUtt{out: make(chan Result, 64)}
 	u.s = a.Open(sp, u.out)
 	u.s.Begin(1)

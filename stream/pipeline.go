@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	// MaxPendingMS bounds the audio held for a segment while every
 	// recognizer of the shared pool is busy; older audio is dropped.
 	MaxPendingMS int
+	// Resample makes the resamplers for audio not at Rate (soxr.New in
+	// cuecard); nil accepts 16 kHz audio only.
+	Resample audio.NewResampler
 
 	// The rest applies to Async transcribers (remote services) only.
 
@@ -47,6 +51,25 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{VAD: DefaultVADConfig(), PartialMS: 300, TickMS: 250, PreRollMS: 200, MaxPendingMS: 60000,
 		AwaitTimeout: 2 * time.Minute, MaxOutstanding: 16, StallMS: 8000}
+}
+
+// withDefaults returns c with its zero or out-of-range fields set to the
+// defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.VAD.FrameMS < 10 || c.VAD.FrameMS > 30 {
+		c.VAD.FrameMS = 20
+	}
+	if c.TickMS <= 0 || c.TickMS > 500 {
+		c.TickMS = 500
+	}
+	if c.MaxOutstanding <= 0 {
+		c.MaxOutstanding = d.MaxOutstanding
+	}
+	if c.AwaitTimeout <= 0 {
+		c.AwaitTimeout = d.AwaitTimeout
+	}
+	return c
 }
 
 // Pipeline turns the 16 kHz audio of the two sides of one call into
@@ -75,7 +98,7 @@ type Pipeline struct {
 	done  bool
 	held  int // utterances currently holding a recognizer
 
-	as       Async
+	rec      recognition
 	results  chan Result
 	nextID   uint64
 	inflight map[uint64]*segment // ended, waiting for their transcript
@@ -122,7 +145,7 @@ const (
 
 type channel struct {
 	sp      coach.Speaker
-	vad     *VAD
+	vad     *vad
 	buf     []float32 // samples not yet framed
 	pcm     []int16   // current frame as 16-bit
 	preroll [][]int16 // ring of the last frames while idle
@@ -155,34 +178,27 @@ type segment struct {
 // NewPipeline returns a pipeline that calls emit for every input. tr may
 // be nil for voice activity only (no Partial or Final inputs).
 func NewPipeline(cfg Config, tr Transcriber, emit func(coach.Input) error) *Pipeline {
-	if cfg.VAD.FrameMS < 10 || cfg.VAD.FrameMS > 30 {
-		cfg.VAD.FrameMS = 20
-	}
-	if cfg.TickMS <= 0 || cfg.TickMS > 500 {
-		cfg.TickMS = 500
-	}
+	cfg = cfg.withDefaults()
 	busy, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := &Pipeline{cfg: cfg, tr: tr, emit: emit, frame: Rate * cfg.VAD.FrameMS / 1000, busy: busy}
 	for i, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
-		c := &channel{sp: sp, vad: NewVAD(cfg.VAD), pcm: make([]int16, p.frame)}
+		c := &channel{sp: sp, vad: newVAD(cfg.VAD), pcm: make([]int16, p.frame)}
 		c.preroll = make([][]int16, max(1, (cfg.PreRollMS+cfg.VAD.OnsetMS)/cfg.VAD.FrameMS+1))
 		for j := range c.preroll {
 			c.preroll[j] = make([]int16, p.frame)
 		}
 		p.ch[i] = c
 	}
+	p.rec = noRecognition{}
+	if tr != nil {
+		p.rec = syncRecognition{p}
+	}
 	if a, ok := tr.(Async); ok {
-		p.as = a
+		p.rec = asyncRecognition{p}
 		p.results = make(chan Result, 64)
 		p.inflight = map[uint64]*segment{}
 		p.early = map[uint64]Result{}
-		if p.cfg.MaxOutstanding <= 0 {
-			p.cfg.MaxOutstanding = 16
-		}
-		if p.cfg.AwaitTimeout <= 0 {
-			p.cfg.AwaitTimeout = 2 * time.Minute
-		}
 		for _, c := range p.ch {
 			c.rs = a.Open(c.sp, p.results)
 		}
@@ -203,6 +219,7 @@ func (p *Pipeline) channel(sp coach.Speaker) (*channel, error) {
 		return p.ch[0], nil
 	case coach.Prospect:
 		return p.ch[1], nil
+	default:
 	}
 	return nil, fmt.Errorf("pipeline: no channel for speaker %d", sp)
 }
@@ -245,7 +262,7 @@ func (p *Pipeline) step(fr, fp []float32) error {
 		c := p.ch[i]
 		c.raw, c.level = c.vad.Frame(f)
 		for j, s := range f {
-			c.pcm[j] = FloatToInt16(s)
+			c.pcm[j] = audio.FloatToInt16(s)
 		}
 	}
 	// Cross-channel bleed suppression: one side's frame is not speech when
@@ -267,15 +284,8 @@ func (p *Pipeline) step(fr, fp []float32) error {
 			return err
 		}
 	}
-	if p.as != nil {
-		if err := p.drain(at); err != nil {
-			return err
-		}
-	} else if err := p.retry(at); err != nil {
+	if err := p.rec.frame(at); err != nil {
 		return err
-	}
-	if p.tr != nil && p.as == nil {
-		p.countWaiting()
 	}
 	if at-p.tick >= int64(p.cfg.TickMS) {
 		p.tick = at
@@ -308,23 +318,7 @@ func (p *Pipeline) advance(c *channel, i, at int64) error {
 		if err := p.emit(coach.Input{Kind: coach.SpeechStart, AtMS: at, Speaker: c.sp, StartMS: seg.start}); err != nil {
 			return err
 		}
-		if p.tr == nil {
-			return nil
-		}
-		if p.as != nil {
-			p.begin(c, seg)
-			for k := range c.preroll {
-				p.write(c, seg, c.preroll[(c.ring+k)%len(c.preroll)])
-			}
-			return nil
-		}
-		p.tryStart(seg)
-		for k := range c.preroll {
-			if err := p.feed(seg, c.preroll[(c.ring+k)%len(c.preroll)]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return p.rec.begin(c, seg)
 	default:
 		if c.raw {
 			c.last, c.silent = i, 0
@@ -332,12 +326,8 @@ func (p *Pipeline) advance(c *channel, i, at int64) error {
 			c.silent++
 		}
 		seg := c.cur
-		if p.as != nil {
-			p.write(c, seg, c.pcm)
-		} else if p.tr != nil {
-			if err := p.feed(seg, c.pcm); err != nil {
-				return err
-			}
+		if err := p.rec.audio(c, seg, c.pcm); err != nil {
+			return err
 		}
 		if c.silent*p.cfg.VAD.FrameMS >= p.cfg.VAD.HangoverMS {
 			return p.end(c, at)
@@ -371,17 +361,7 @@ func (p *Pipeline) end(c *channel, at int64) error {
 	if err := p.emit(coach.Input{Kind: coach.SpeechEnd, AtMS: at, Speaker: c.sp, StartMS: seg.start, EndMS: seg.end}); err != nil {
 		return err
 	}
-	if p.tr == nil {
-		return nil
-	}
-	if p.as != nil {
-		return p.endAsync(c, seg, at)
-	}
-	if seg.utt == nil {
-		c.waiting = append(c.waiting, seg)
-		return nil
-	}
-	return p.final(seg, at)
+	return p.rec.end(c, seg, at)
 }
 
 func (p *Pipeline) final(seg *segment, at int64) error {
@@ -436,9 +416,6 @@ func (p *Pipeline) feed(seg *segment, pcm []int16) error {
 
 // retry starts recognizers for segments that were waiting for one.
 func (p *Pipeline) retry(at int64) error {
-	if p.tr == nil {
-		return nil
-	}
 	for _, c := range p.ch {
 		for len(c.waiting) > 0 {
 			seg := c.waiting[0]
@@ -501,25 +478,8 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 			}
 		}
 	}
-	if p.as != nil {
-		if err := p.awaitAll(ctx, at); err != nil {
-			return err
-		}
-	}
-	for _, c := range p.ch {
-		for len(c.waiting) > 0 {
-			seg := c.waiting[0]
-			u, err := p.tr.Start(ctx)
-			if err != nil {
-				return fmt.Errorf("flush: %w", err)
-			}
-			seg.utt = u
-			p.held++
-			if err := p.catchUp(seg, at); err != nil {
-				return err
-			}
-			c.waiting = c.waiting[1:]
-		}
+	if err := p.rec.flush(ctx, at); err != nil {
+		return err
 	}
 	if at > p.tick {
 		p.tick = at

@@ -39,7 +39,7 @@ func (p *Pipeline) endAsync(c *channel, seg *segment, at int64) error {
 	}
 	if err := c.rs.End(); err != nil {
 		p.stats.Dropped++
-		return p.setStatus(at, true, Reason(err))
+		return p.setStatus(at, true, p.failure(err))
 	}
 	p.stats.Sent++
 	p.inflight[seg.id] = seg
@@ -105,7 +105,7 @@ func (p *Pipeline) deliver(r Result, at int64) error {
 	delete(p.inflight, r.Seg)
 	if r.Err != nil {
 		p.stats.Failed++
-		return p.setStatus(at, true, Reason(r.Err))
+		return p.setStatus(at, true, p.failure(r.Err))
 	}
 	p.stats.Transcribed++
 	if err := p.setStatus(at, false, ""); err != nil {
@@ -139,7 +139,7 @@ func (p *Pipeline) await(id uint64, at int64) error {
 		case <-t.C:
 			delete(p.inflight, id)
 			p.stats.Failed++
-			return p.setStatus(at, true, Reason(ErrTimeout))
+			return p.setStatus(at, true, p.failure(context.DeadlineExceeded))
 		}
 	}
 }
@@ -185,4 +185,13 @@ func (p *Pipeline) setStatus(at int64, degraded bool, reason string) error {
 		in.ASR, in.Text = "degraded", fmt.Sprintf("transcription %s (%d segments without transcript)", reason, lost)
 	}
 	return p.emit(in)
+}
+
+// failure says in a few words why recognition failed, in the backend's
+// words when it is a Reasoner.
+func (p *Pipeline) failure(err error) string {
+	if r, ok := p.tr.(Reasoner); ok {
+		return r.Reason(err)
+	}
+	return "failed: " + err.Error()
 }

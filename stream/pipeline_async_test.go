@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
+	"github.com/cuecard/cuecard/remote"
 	"github.com/cuecard/cuecard/stream"
 )
 
@@ -24,6 +26,9 @@ type fakeAsync struct {
 	mu    sync.Mutex
 	ended map[uint64]time.Time
 }
+
+// Reason words failures as the remote backends do.
+func (f *fakeAsync) Reason(err error) string { return remote.Reason(err) }
 
 func (f *fakeAsync) Open(sp coach.Speaker, out chan<- stream.Result) stream.Stream {
 	return &fakeStream{f: f, out: out, done: make(chan struct{})}
@@ -91,10 +96,10 @@ func (fakeRemote) Start(context.Context) (stream.Utterance, error) {
 func runAsync(tb testing.TB, cfg stream.Config, f *fakeAsync, rep, pro []float32, flush time.Duration) ([]coach.Input, stream.PipelineStats) {
 	tb.Helper()
 	var p *stream.Pipeline
-	got := collect(tb, func(emit func(coach.Input) error) error {
+	got := calltest.Collect(tb, func(emit func(coach.Input) error) error {
 		p = stream.NewPipeline(cfg, fakeRemote{f}, emit)
 		defer p.Close()
-		feed(tb, p, rep, pro, nil)
+		calltest.Feed(tb, p, rep, pro, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), flush)
 		defer cancel()
 		return p.Flush(ctx)
@@ -103,7 +108,7 @@ func runAsync(tb testing.TB, cfg stream.Config, f *fakeAsync, rep, pro []float32
 }
 
 func TestPipelineAsyncAwaitIsDeterministic(t *testing.T) {
-	rep, pro := toneCall(5, 1500)
+	rep, pro := calltest.ToneCall(5, 1500)
 	cfg := stream.DefaultConfig()
 	cfg.AwaitFinals = true
 	var runs [2][]coach.Input
@@ -111,7 +116,7 @@ func TestPipelineAsyncAwaitIsDeterministic(t *testing.T) {
 		f := &fakeAsync{latency: func(id uint64) time.Duration { return time.Duration((id*7+uint64(i)*3)%5) * time.Millisecond }}
 		got, st := runAsync(t, cfg, f, rep, pro, time.Second)
 		runs[i] = got
-		ends, finals := kinds(got, coach.SpeechEnd), kinds(got, coach.Final)
+		ends, finals := calltest.Kinds(got, coach.SpeechEnd), calltest.Kinds(got, coach.Final)
 		if len(ends) != 5 || len(finals) != 5 {
 			t.Fatalf("%d ends, %d finals, want 5 each", len(ends), len(finals))
 		}
@@ -130,15 +135,15 @@ func TestPipelineAsyncAwaitIsDeterministic(t *testing.T) {
 }
 
 func TestPipelineAsyncLiveNeverWaits(t *testing.T) {
-	rep, pro := toneCall(4, 1200)
+	rep, pro := calltest.ToneCall(4, 1200)
 	f := &fakeAsync{latency: func(uint64) time.Duration { return 300 * time.Millisecond }}
 	var p *stream.Pipeline
 	var slowest time.Duration
-	got := collect(t, func(emit func(coach.Input) error) error {
+	got := calltest.Collect(t, func(emit func(coach.Input) error) error {
 		p = stream.NewPipeline(stream.DefaultConfig(), fakeRemote{f}, emit)
 		defer p.Close()
 		last := time.Now()
-		feed(t, p, rep, pro, func() {
+		calltest.Feed(t, p, rep, pro, func() {
 			slowest = max(slowest, time.Since(last))
 			last = time.Now()
 		})
@@ -147,7 +152,7 @@ func TestPipelineAsyncLiveNeverWaits(t *testing.T) {
 	if slowest >= 300*time.Millisecond {
 		t.Errorf("a frame took %s: the pipeline waited for the backend", slowest)
 	}
-	ends, finals := kinds(got, coach.SpeechEnd), kinds(got, coach.Final)
+	ends, finals := calltest.Kinds(got, coach.SpeechEnd), calltest.Kinds(got, coach.Final)
 	if len(finals) != len(ends) || len(ends) != 4 {
 		t.Fatalf("%d ends, %d finals", len(ends), len(finals))
 	}
@@ -159,7 +164,7 @@ func TestPipelineAsyncLiveNeverWaits(t *testing.T) {
 }
 
 func TestPipelineAsyncBackendDown(t *testing.T) {
-	rep, pro := toneCall(6, 1200)
+	rep, pro := calltest.ToneCall(6, 1200)
 	down := errors.New("connection refused")
 	var mu sync.Mutex
 	broken := true
@@ -167,14 +172,14 @@ func TestPipelineAsyncBackendDown(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if broken && id <= 3 {
-			return fmt.Errorf("%w: %w", stream.ErrTimeout, down)
+			return fmt.Errorf("%w: %w", remote.ErrTimeout, down)
 		}
 		return nil
 	}}
 	cfg := stream.DefaultConfig()
 	cfg.AwaitFinals = true // deterministic order of the status inputs
 	got, st := runAsync(t, cfg, f, rep, pro, time.Second)
-	status := kinds(got, coach.Status)
+	status := calltest.Kinds(got, coach.Status)
 	if len(status) != 2 || status[0].ASR != "degraded" || status[1].ASR != "ok" {
 		t.Fatalf("status inputs %+v, want degraded then ok", status)
 	}
@@ -186,17 +191,17 @@ func TestPipelineAsyncBackendDown(t *testing.T) {
 	}
 	// Talk carries on: every segment still has its start and end, ticks
 	// flow to the end.
-	if n := len(kinds(got, coach.SpeechEnd)); n != 6 {
+	if n := len(calltest.Kinds(got, coach.SpeechEnd)); n != 6 {
 		t.Errorf("%d speech ends, want 6", n)
 	}
-	ticks := kinds(got, coach.Tick)
+	ticks := calltest.Kinds(got, coach.Tick)
 	if last := ticks[len(ticks)-1].AtMS; last < int64(len(pro)/16)-20 {
 		t.Errorf("ticks stop at %d ms of %d", last, len(pro)/16)
 	}
 }
 
 func TestPipelineAsyncStalledBackendIsBounded(t *testing.T) {
-	rep, pro := toneCall(30, 800)
+	rep, pro := calltest.ToneCall(30, 800)
 	f := &fakeAsync{stall: true}
 	cfg := stream.DefaultConfig()
 	cfg.MaxOutstanding = 4
@@ -204,24 +209,24 @@ func TestPipelineAsyncStalledBackendIsBounded(t *testing.T) {
 	if st.Sent != 4 || st.Dropped != 26 || st.Failed != 4 || st.Pending != 0 {
 		t.Errorf("stats %+v, want 4 sent (then failed at the end), 26 dropped", st)
 	}
-	status := kinds(got, coach.Status)
+	status := calltest.Kinds(got, coach.Status)
 	if len(status) == 0 || status[0].ASR != "degraded" {
 		t.Fatalf("no degraded status: %+v", status)
 	}
 	t.Logf("status: %+v", status)
-	if n := len(kinds(got, coach.SpeechEnd)); n != 30 {
+	if n := len(calltest.Kinds(got, coach.SpeechEnd)); n != 30 {
 		t.Errorf("%d speech ends, want 30", n)
 	}
 }
 
 func TestPipelineAsyncRefused(t *testing.T) {
-	rep, pro := toneCall(2, 1000)
-	f := &fakeAsync{refuse: func() error { return stream.ErrCircuitOpen }}
+	rep, pro := calltest.ToneCall(2, 1000)
+	f := &fakeAsync{refuse: func() error { return remote.ErrCircuitOpen }}
 	got, st := runAsync(t, stream.DefaultConfig(), f, rep, pro, time.Second)
-	if st.Dropped != 2 || len(kinds(got, coach.Final)) != 0 {
+	if st.Dropped != 2 || len(calltest.Kinds(got, coach.Final)) != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	s := kinds(got, coach.Status)
+	s := calltest.Kinds(got, coach.Status)
 	if len(s) != 1 || s[0].Text != "transcription service unavailable after repeated failures (1 segments without transcript)" {
 		t.Errorf("status %+v", s)
 	}

@@ -9,7 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/synth"
 )
@@ -61,7 +63,7 @@ func (u *fakeUtt) release() {
 func TestPipelineSynthesizedCall(t *testing.T) {
 	opt := synth.DefaultOptions()
 	opt.SNR, opt.BleedDB = 10, -20
-	call := synthCall(t, testCall, opt)
+	call := calltest.SynthCall(t, calltest.Call, opt)
 	cases := []struct {
 		name string
 		pool int
@@ -72,13 +74,13 @@ func TestPipelineSynthesizedCall(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tr := newFake(c.pool)
-			got := collect(t, func(emit func(coach.Input) error) error {
-				return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), tr, call.Rep, call.Prospect, emit)
+			got := calltest.Collect(t, func(emit func(coach.Input) error) error {
+				return stream.AnalyzeFiles(context.Background(), calltest.Config(), tr, call.Rep, call.Prospect, emit)
 			})
 			if n := tr.inUse(); n != 0 {
 				t.Fatalf("%d recognizers not given back", n)
 			}
-			starts, ends, finals := kinds(got, coach.SpeechStart), kinds(got, coach.SpeechEnd), kinds(got, coach.Final)
+			starts, ends, finals := calltest.Kinds(got, coach.SpeechStart), calltest.Kinds(got, coach.SpeechEnd), calltest.Kinds(got, coach.Final)
 			if len(starts) != len(ends) || len(finals) != len(ends) {
 				t.Fatalf("%d starts, %d ends, %d finals", len(starts), len(ends), len(finals))
 			}
@@ -112,7 +114,7 @@ func TestPipelineSynthesizedCall(t *testing.T) {
 					t.Errorf("final %d: recognizer got %d samples, segment has %d", i, n, want)
 				}
 			}
-			if len(kinds(got, coach.Partial)) == 0 {
+			if len(calltest.Kinds(got, coach.Partial)) == 0 {
 				t.Error("no partial transcripts")
 			}
 		})
@@ -120,9 +122,9 @@ func TestPipelineSynthesizedCall(t *testing.T) {
 }
 
 func TestPipelinePartialsAtMost300ms(t *testing.T) {
-	call := synthCall(t, testCall, synth.DefaultOptions())
-	got := collect(t, func(emit func(coach.Input) error) error {
-		return stream.AnalyzeStereo(context.Background(), stream.DefaultConfig(), newFake(2), call.Stereo, emit)
+	call := calltest.SynthCall(t, calltest.Call, synth.DefaultOptions())
+	got := calltest.Collect(t, func(emit func(coach.Input) error) error {
+		return stream.AnalyzeStereo(context.Background(), calltest.Config(), newFake(2), call.Stereo, emit)
 	})
 	last := map[coach.Speaker]int64{}
 	for _, in := range got {
@@ -134,6 +136,7 @@ func TestPipelinePartialsAtMost300ms(t *testing.T) {
 				t.Fatalf("partials %d ms apart", d)
 			}
 			last[in.Speaker] = in.AtMS
+		default:
 		}
 	}
 }
@@ -145,11 +148,11 @@ func TestAnalyzeEdgeCases(t *testing.T) {
 	short := filepath.Join(dir, "short.wav")
 	mono := filepath.Join(dir, "mono.wav")
 	notWAV := filepath.Join(dir, "notes.txt")
-	must(t, stream.WriteWAVFile(silent, 44100, 2, make([]float32, 2*44100*3)))
-	must(t, stream.WriteWAVFile(empty, 16000, 1, nil))
-	must(t, stream.WriteWAVFile(short, 8000, 1, make([]float32, 800)))
-	must(t, stream.WriteWAVFile(mono, 16000, 1, make([]float32, 1600)))
-	must(t, writeFile(notWAV, "not audio"))
+	must(t, audio.WriteWAVFile(silent, 44100, 2, make([]float32, 2*44100*3)))
+	must(t, audio.WriteWAVFile(empty, 16000, 1, nil))
+	must(t, audio.WriteWAVFile(short, 8000, 1, make([]float32, 800)))
+	must(t, audio.WriteWAVFile(mono, 16000, 1, make([]float32, 1600)))
+	must(t, calltest.WriteFile(notWAV, "not audio"))
 
 	cases := []struct {
 		name      string
@@ -158,22 +161,22 @@ func TestAnalyzeEdgeCases(t *testing.T) {
 		wantEndMS int64
 	}{
 		{"silent files, different lengths and rates", func(emit func(coach.Input) error) error {
-			return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), newFake(2), silent, short, emit)
+			return stream.AnalyzeFiles(context.Background(), calltest.Config(), newFake(2), silent, short, emit)
 		}, "", 3000},
 		{"empty file", func(emit func(coach.Input) error) error {
-			return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), newFake(2), empty, empty, emit)
+			return stream.AnalyzeFiles(context.Background(), calltest.Config(), newFake(2), empty, empty, emit)
 		}, "", 0},
 		{"silent stereo", func(emit func(coach.Input) error) error {
-			return stream.AnalyzeStereo(context.Background(), stream.DefaultConfig(), nil, silent, emit)
+			return stream.AnalyzeStereo(context.Background(), calltest.Config(), nil, silent, emit)
 		}, "", 3000},
 		{"not a WAV", func(emit func(coach.Input) error) error {
-			return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), nil, notWAV, silent, emit)
+			return stream.AnalyzeFiles(context.Background(), calltest.Config(), nil, notWAV, silent, emit)
 		}, "notes.txt: not a WAV file", 0},
 		{"stereo wanted", func(emit func(coach.Input) error) error {
-			return stream.AnalyzeStereo(context.Background(), stream.DefaultConfig(), nil, mono, emit)
+			return stream.AnalyzeStereo(context.Background(), calltest.Config(), nil, mono, emit)
 		}, "mono.wav: unsupported", 0},
 		{"missing file", func(emit func(coach.Input) error) error {
-			return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), nil, silent, filepath.Join(dir, "nope.wav"), emit)
+			return stream.AnalyzeFiles(context.Background(), calltest.Config(), nil, silent, filepath.Join(dir, "nope.wav"), emit)
 		}, "nope.wav", 0},
 	}
 	for _, c := range cases {
@@ -202,10 +205,10 @@ func TestAnalyzeEdgeCases(t *testing.T) {
 }
 
 func TestPipelineEmitErrorStops(t *testing.T) {
-	call := synthCall(t, testCall, synth.DefaultOptions())
+	call := calltest.SynthCall(t, calltest.Call, synth.DefaultOptions())
 	boom := errors.New("boom")
 	tr := newFake(2)
-	err := stream.AnalyzeStereo(context.Background(), stream.DefaultConfig(), tr, call.Stereo, func(in coach.Input) error {
+	err := stream.AnalyzeStereo(context.Background(), calltest.Config(), tr, call.Stereo, func(in coach.Input) error {
 		if in.Kind == coach.SpeechStart {
 			return boom
 		}

@@ -92,7 +92,7 @@ func parseUtterance(b []byte) (TranscriptLine, error) {
 		Text    *string `json:"text"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
-		return TranscriptLine{}, fmt.Errorf("%w: %v", ErrBadJSON, err)
+		return TranscriptLine{}, fmt.Errorf("%w: %w", ErrBadJSON, err)
 	}
 	switch {
 	case w.Speaker == nil:
@@ -127,7 +127,7 @@ func ReadTranscript(r io.Reader, name string) ([]TranscriptLine, error) {
 	var out []TranscriptLine
 	for {
 		u, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -143,60 +143,124 @@ func ReadTranscript(r io.Reader, name string) ([]TranscriptLine, error) {
 // Utterances are read as they become due, so memory does not grow with the
 // call. It returns the media time of the end of the call.
 func Replay(ctx context.Context, tr *TranscriptReader, tickMS int64, emit func(coach.Input) error) (int64, error) {
-	if tickMS <= 0 {
-		tickMS = 500
-	}
-	var q inputQueue
-	var open [3]int // utterances of each speaker under way
+	r := newReplayer(tickMS, emit)
 	next, err := tr.Next()
 	more := err == nil
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, err
 	}
-	var end, tick int64
-	for more || q.Len() > 0 {
+	for more || r.q.Len() > 0 {
 		if err := ctx.Err(); err != nil {
-			return end, err
+			return r.end, err
 		}
 		// Read every utterance that starts before the earliest queued input.
-		for more && (q.Len() == 0 || next.StartMS <= q.peek().in.AtMS) {
+		for more && (r.q.Len() == 0 || next.StartMS <= r.q.peek().in.AtMS) {
 			u := next
-			q.push(coach.Input{Kind: coach.SpeechStart, AtMS: u.StartMS, Speaker: u.Speaker, StartMS: u.StartMS}, 2)
-			q.push(coach.Input{Kind: coach.SpeechEnd, AtMS: u.EndMS, Speaker: u.Speaker, StartMS: u.StartMS, EndMS: u.EndMS}, 0)
-			q.push(coach.Input{Kind: coach.Final, AtMS: u.EndMS, Speaker: u.Speaker, StartMS: u.StartMS, EndMS: u.EndMS, Text: u.Text}, 1)
+			r.push(coach.Input{Kind: coach.SpeechStart, AtMS: u.StartMS, Speaker: u.Speaker, StartMS: u.StartMS})
+			r.push(coach.Input{Kind: coach.SpeechEnd, AtMS: u.EndMS, Speaker: u.Speaker, StartMS: u.StartMS, EndMS: u.EndMS})
+			r.push(coach.Input{Kind: coach.Final, AtMS: u.EndMS, Speaker: u.Speaker, StartMS: u.StartMS, EndMS: u.EndMS, Text: u.Text})
 			if next, err = tr.Next(); err != nil {
-				if err != io.EOF {
-					return end, err
+				if !errors.Is(err, io.EOF) {
+					return r.end, err
 				}
 				more = false
 			}
 		}
-		it := q.pop()
-		for tick < it.in.AtMS {
-			if err := emit(coach.Input{Kind: coach.Tick, AtMS: tick}); err != nil {
-				return end, err
-			}
-			tick += tickMS
+		if err := r.step(); err != nil {
+			return r.end, err
 		}
-		in := it.in
-		switch in.Kind {
-		case coach.SpeechStart:
-			open[in.Speaker]++
-			if open[in.Speaker] > 1 {
-				continue // the same side talking over itself: one stretch of speech
-			}
-		case coach.SpeechEnd:
-			open[in.Speaker]--
-			if open[in.Speaker] > 0 {
-				continue
-			}
-		}
-		if err := emit(in); err != nil {
-			return end, err
-		}
-		end = max(end, in.AtMS)
 	}
-	return end, nil
+	return r.end, nil
+}
+
+// ReplayInputs replays speech and final-transcript inputs known in
+// advance (a stored call's), in any order, with Replay's rules: in media
+// time, at equal times speech ends, then finals, then starts, with ticks
+// every tickMS in between and on to endMS. It returns the media time of
+// the last input.
+func ReplayInputs(ctx context.Context, inputs []coach.Input, tickMS, endMS int64, emit func(coach.Input) error) (int64, error) {
+	r := newReplayer(tickMS, emit)
+	for _, in := range inputs {
+		r.push(in)
+	}
+	for r.q.Len() > 0 {
+		if err := ctx.Err(); err != nil {
+			return r.end, err
+		}
+		if err := r.step(); err != nil {
+			return r.end, err
+		}
+	}
+	return r.end, r.ticksTo(endMS)
+}
+
+// replayer owns the order of replayed inputs and the ticks between them.
+type replayer struct {
+	q      inputQueue
+	open   [3]int // speech under way per speaker
+	tickMS int64
+	tick   int64
+	end    int64
+	emit   func(coach.Input) error
+}
+
+func newReplayer(tickMS int64, emit func(coach.Input) error) *replayer {
+	if tickMS <= 0 {
+		tickMS = 500
+	}
+	return &replayer{tickMS: tickMS, emit: emit}
+}
+
+// push queues an input; at equal times speech ends come first, then
+// finals, then starts.
+func (r *replayer) push(in coach.Input) {
+	order := 1
+	switch in.Kind {
+	case coach.SpeechEnd:
+		order = 0
+	case coach.SpeechStart:
+		order = 2
+	default:
+	}
+	r.q.push(in, order)
+}
+
+// ticksTo emits the ticks due before atMS.
+func (r *replayer) ticksTo(atMS int64) error {
+	for r.tick < atMS {
+		if err := r.emit(coach.Input{Kind: coach.Tick, AtMS: r.tick}); err != nil {
+			return err
+		}
+		r.tick += r.tickMS
+	}
+	return nil
+}
+
+// step emits the earliest queued input after the ticks before it. A
+// side's speech that starts while it is already speaking is one stretch.
+func (r *replayer) step() error {
+	in := r.q.pop().in
+	if err := r.ticksTo(in.AtMS); err != nil {
+		return err
+	}
+	switch in.Kind {
+	case coach.SpeechStart:
+		r.open[in.Speaker]++
+		if r.open[in.Speaker] > 1 {
+			return nil // the same side talking over itself
+		}
+	case coach.SpeechEnd:
+		r.open[in.Speaker]--
+		if r.open[in.Speaker] > 0 {
+			return nil
+		}
+	default:
+	}
+	if err := r.emit(in); err != nil {
+		return err
+	}
+	r.end = max(r.end, in.AtMS)
+	return nil
 }
 
 type queued struct {

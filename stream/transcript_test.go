@@ -96,6 +96,7 @@ func TestReplayTimeline(t *testing.T) {
 			if in.AtMS != in.EndMS {
 				t.Fatalf("final not at end_ms: %+v", in)
 			}
+		default:
 		}
 	}
 	// The prospect's two overlapping lines are one stretch of speech.

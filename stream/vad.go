@@ -61,9 +61,9 @@ func DefaultVADConfig() VADConfig {
 	return VADConfig{FrameMS: 20, Threshold: 0.05, OnsetMS: 40, HangoverMS: 250, BleedDB: 15}
 }
 
-// VAD classifies 16 kHz frames of one channel as speech or not. It is not
+// vad classifies 16 kHz frames of one channel as speech or not. It is not
 // safe for concurrent use; use one per channel.
-type VAD struct {
+type vad struct {
 	thr    float64
 	lo, hi int // bins used
 
@@ -84,10 +84,10 @@ type VAD struct {
 	score   float64
 }
 
-// NewVAD returns a detector for frames of cfg.FrameMS at 16 kHz.
-func NewVAD(cfg VADConfig) *VAD {
+// newVAD returns a detector for frames of cfg.FrameMS at 16 kHz.
+func newVAD(cfg VADConfig) *vad {
 	nb := vadFFT/2 + 1
-	v := &VAD{
+	v := &vad{
 		thr:    cfg.Threshold,
 		lo:     vadLoHz * vadFFT / Rate,
 		hi:     vadHiHz * vadFFT / Rate,
@@ -118,7 +118,7 @@ const noiseFloor = 1e-7
 // Frame analyses the next frame (any length up to 512 samples, normally
 // FrameMS worth) and returns whether it is speech and its level in dBFS.
 // It does not allocate.
-func (v *VAD) Frame(x []float32) (speech bool, levelDB float64) {
+func (v *vad) Frame(x []float32) (speech bool, levelDB float64) {
 	n := len(x)
 	if n > vadFFT {
 		x = x[n-vadFFT:]
@@ -172,7 +172,7 @@ func (v *VAD) Frame(x []float32) (speech bool, levelDB float64) {
 
 // track updates the noise estimate: recursive averaging in non-speech
 // frames, and a minimum-statistics floor in every frame.
-func (v *VAD) track(update bool) {
+func (v *vad) track(update bool) {
 	if v.msCount == 0 {
 		copy(v.subMin, v.smooth)
 	}

@@ -19,15 +19,17 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/cuecard/cuecard/audio"
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/stream"
 )
 
 // ErrToolMissing means flite or sox is not installed.
 var ErrToolMissing = errors.New("synth: tool not found (install the Debian packages flite and sox)")
 
-// Rate is the sample rate of the files written.
-const Rate = stream.Rate
+// Rate is the sample rate of the files written: the audio pipeline's
+// (stream.Rate), so that they need no resampling.
+const Rate = 16000
 
 // Utterance is one scripted line of the call.
 type Utterance struct {
@@ -143,24 +145,9 @@ func Synthesize(ctx context.Context, utts []Utterance, dir string, opt Options) 
 	}
 	defer os.RemoveAll(tmp)
 
-	var clean [2][]float32 // rep, prospect
-	for i, u := range utts {
-		voice := opt.RepVoice
-		side := 0
-		if u.Speaker == coach.Prospect {
-			voice, side = opt.ProspectVoice, 1
-		}
-		x, err := speak(ctx, opt, tmp, i, voice, u)
-		if err != nil {
-			return nil, fmt.Errorf("utterance %d: %w", i, err)
-		}
-		at := int(u.StartMS * Rate / 1000)
-		if need := at + len(x); len(clean[side]) < need {
-			clean[side] = append(clean[side], make([]float32, need-len(clean[side]))...)
-		}
-		for j, v := range x {
-			clean[side][at+j] += v
-		}
+	clean, err := speakAll(ctx, opt, tmp, utts)
+	if err != nil {
+		return nil, err
 	}
 	n := max(len(clean[0]), len(clean[1])) + Rate/2
 	for s := range clean {
@@ -197,17 +184,17 @@ func Synthesize(ctx context.Context, utts []Utterance, dir string, opt Options) 
 		}
 		mixed[s] = m
 	}
-	if err := stream.WriteWAVFile(res.Rep, Rate, 1, mixed[0]); err != nil {
+	if err := audio.WriteWAVFile(res.Rep, Rate, 1, mixed[0]); err != nil {
 		return nil, err
 	}
-	if err := stream.WriteWAVFile(res.Prospect, Rate, 1, mixed[1]); err != nil {
+	if err := audio.WriteWAVFile(res.Prospect, Rate, 1, mixed[1]); err != nil {
 		return nil, err
 	}
 	st := make([]float32, 2*n)
 	for j := range n {
 		st[2*j], st[2*j+1] = mixed[0][j], mixed[1][j]
 	}
-	if err := stream.WriteWAVFile(res.Stereo, Rate, 2, st); err != nil {
+	if err := audio.WriteWAVFile(res.Stereo, Rate, 2, st); err != nil {
 		return nil, err
 	}
 	return res, WriteTruth(res.Truth, res.Segments)
@@ -221,7 +208,7 @@ const gain = 0.5
 func speak(ctx context.Context, opt Options, tmp string, i int, voice string, u Utterance) ([]float32, error) {
 	raw := filepath.Join(tmp, fmt.Sprintf("u%d.wav", i))
 	if out, err := exec.CommandContext(ctx, opt.Flite, "-voice", voice, "-t", u.Text, "-o", raw).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("flite: %v: %s", err, firstLine(out))
+		return nil, fmt.Errorf("flite: %w: %s", err, firstLine(out))
 	}
 	x, err := load(raw)
 	if err != nil {
@@ -234,7 +221,7 @@ func speak(ctx context.Context, opt Options, tmp string, i int, voice string, u 
 		factor := float64(len(x)) / float64(want)
 		if out, err := exec.CommandContext(ctx, opt.Sox, raw, "-r", strconv.Itoa(Rate), fitted,
 			"tempo", "-s", strconv.FormatFloat(factor, 'f', 4, 64)).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("sox: %v: %s", err, firstLine(out))
+			return nil, fmt.Errorf("sox: %w: %s", err, firstLine(out))
 		}
 		if x, err = load(fitted); err != nil {
 			return nil, err
@@ -253,42 +240,58 @@ func firstLine(b []byte) string {
 	return string(b)
 }
 
-// load reads a mono WAV file and resamples it to 16 kHz.
+// speakAll speaks every utterance at its start time into one clean track
+// per side (rep, prospect).
+func speakAll(ctx context.Context, opt Options, tmp string, utts []Utterance) ([2][]float32, error) {
+	var clean [2][]float32
+	for i, u := range utts {
+		voice := opt.RepVoice
+		side := 0
+		if u.Speaker == coach.Prospect {
+			voice, side = opt.ProspectVoice, 1
+		}
+		x, err := speak(ctx, opt, tmp, i, voice, u)
+		if err != nil {
+			return clean, fmt.Errorf("utterance %d: %w", i, err)
+		}
+		at := int(u.StartMS * Rate / 1000)
+		if need := at + len(x); len(clean[side]) < need {
+			clean[side] = append(clean[side], make([]float32, need-len(clean[side]))...)
+		}
+		for j, v := range x {
+			clean[side][at+j] += v
+		}
+	}
+	return clean, nil
+}
+
+// load reads a WAV file's mixdown at 16 kHz.
 func load(path string) ([]float32, error) {
-	f, err := stream.OpenWAV(path)
+	f, err := audio.OpenWAV(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fm := f.Format()
-	r, err := stream.NewResampler(fm.SampleRate, Rate)
+	r, err := audio.NewReader(f.WAVReader, audio.ReaderOptions{Rate: Rate, Resample: soxr.New})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer r.Close()
-	buf := make([]float32, 4096*fm.Channels)
-	mono := make([]float32, 4096)
 	var out []float32
 	for {
-		k, err := f.Read(buf)
-		for i := range k {
-			var s float32
-			for c := range fm.Channels {
-				s += buf[i*fm.Channels+c]
-			}
-			mono[i] = s / float32(fm.Channels)
-		}
-		for i := range k {
-			mono[i] *= gain
-		}
-		out = r.Process(out, mono[:k])
+		ch, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			return r.Flush(out), nil
+			break
 		}
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, ch[0]...)
 	}
+	for i := range out {
+		out[i] *= gain
+	}
+	return out, nil
 }
 
 // silence is the per-10 ms RMS below which clean synthetic audio counts as

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/synth"
 )
 
@@ -47,7 +47,7 @@ func TestSynthesize(t *testing.T) {
 		path string
 		ch   int
 	}{{res.Rep, 1}, {res.Prospect, 1}, {res.Stereo, 2}} {
-		f, err := stream.OpenWAV(c.path)
+		f, err := audio.OpenWAV(c.path)
 		if err != nil {
 			t.Fatal(err)
 		}

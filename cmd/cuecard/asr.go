@@ -8,7 +8,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/llm"
+	"github.com/cuecard/cuecard/remote"
 	"github.com/cuecard/cuecard/stream"
 )
 
@@ -66,9 +68,9 @@ func (f *asrFlags) check(allowNone bool) error {
 	return nil
 }
 
-func (f *asrFlags) remote(model string) stream.RemoteConfig {
-	rc := stream.RemoteConfig{BaseURL: f.baseURL, APIKey: f.apiKey, Model: model, Language: f.language, NoRemote: f.noRemote,
-		Resilience: stream.DefaultResilience()}
+func (f *asrFlags) remote(model string) remote.Config {
+	rc := remote.Config{BaseURL: f.baseURL, APIKey: f.apiKey, Model: model, Language: f.language, NoRemote: f.noRemote,
+		Resilience: remote.DefaultResilience()}
 	return rc.WithEnv(os.Getenv)
 }
 
@@ -79,19 +81,19 @@ func (f *asrFlags) open() (stream.Transcriber, io.Closer, error) {
 	case "none":
 		return nil, nopCloser{}, nil
 	case "openai":
-		cfg := stream.DefaultOpenAIConfig()
+		cfg := remote.DefaultOpenAIConfig()
 		model := f.model
 		if model == "" {
 			model = cfg.Remote.Model
 		}
 		cfg.Remote, cfg.Format = f.remote(model), f.format
-		o, err := stream.NewOpenAI(cfg)
+		o, err := remote.NewOpenAI(cfg)
 		if err != nil {
 			return nil, nil, remoteError(err)
 		}
 		return o, nopCloser{}, nil
 	case "openai-realtime":
-		cfg := stream.DefaultRealtimeConfig()
+		cfg := remote.DefaultRealtimeConfig()
 		model := f.model
 		if model == "" {
 			model = cfg.Remote.Model
@@ -100,7 +102,8 @@ func (f *asrFlags) open() (stream.Transcriber, io.Closer, error) {
 		cfg.Remote = f.remote(model)
 		cfg.Remote.Resilience = res
 		cfg.ChunkMS = f.chunkMS
-		r, err := stream.NewRealtime(cfg)
+		cfg.Resample = soxr.New
+		r, err := remote.NewRealtime(cfg)
 		if err != nil {
 			return nil, nil, remoteError(err)
 		}
@@ -162,7 +165,7 @@ func backendString(b stream.Backend) string {
 }
 
 func remoteError(err error) error {
-	if errors.Is(err, stream.ErrRemoteDisabled) {
+	if errors.Is(err, remote.ErrRemoteDisabled) {
 		return usageError{err.Error()}
 	}
 	return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 
+	"github.com/cuecard/cuecard/audio"
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
 )
@@ -18,7 +20,7 @@ type audioInput struct {
 // usage error: one line naming the file, exit status 2.
 func audioError(err error) error {
 	var pe *os.PathError
-	for _, bad := range []error{stream.ErrNotWAV, stream.ErrUnsupportedFormat, stream.ErrTruncated, stream.ErrCorrupt} {
+	for _, bad := range []error{audio.ErrNotWAV, audio.ErrUnsupportedFormat, audio.ErrTruncated, audio.ErrCorrupt} {
 		if errors.Is(err, bad) {
 			return usageError{err.Error()}
 		}
@@ -38,7 +40,7 @@ func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit f
 		if p == "" {
 			continue
 		}
-		f, err := stream.OpenWAV(p)
+		f, err := audio.OpenWAV(p)
 		if err != nil {
 			return audioError(err)
 		}
@@ -49,23 +51,21 @@ func analyzeAudio(ctx context.Context, in audioInput, pb *coach.Playbook, emit f
 		return err
 	}
 	defer closer.Close()
-	c := stream.NewCoach(pb, emit)
-	var end int64
-	step := func(x coach.Input) error {
-		end = max(end, x.AtMS)
-		return c.Step(x)
-	}
 	cfg := stream.DefaultConfig()
+	cfg.Resample = soxr.New
 	// Offline, wait for each transcript, so a run gives the same events
 	// however fast the recognizer answers.
 	cfg.AwaitFinals = true
+	c := stream.NewCall(cfg, tr, pb, emit, stream.CallOptions{})
+	defer c.Close()
 	if in.stereo != "" {
-		err = stream.AnalyzeStereo(ctx, cfg, tr, in.stereo, step)
+		err = c.PlayStereo(ctx, in.stereo)
 	} else {
-		err = stream.AnalyzeFiles(ctx, cfg, tr, in.rep, in.prospect, step)
+		err = c.PlayFiles(ctx, in.rep, in.prospect)
 	}
 	if err != nil {
 		return audioError(err)
 	}
-	return c.Finish(end)
+	_, err = c.Finish(ctx)
+	return err
 }

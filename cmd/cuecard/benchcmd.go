@@ -70,54 +70,63 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer os.RemoveAll(data)
 	fmt.Fprintf(stdout, "call %s: %.0f s; server --asr %s\n", *callPath, float64(call.DurationMS())/1000, *asr)
 	for _, n := range ns {
-		srv, err := bench.StartServer(ctx, exe, "--data", filepath.Join(data, strconv.Itoa(n)), "--asr", *asr, "--webrtc-udp-port", "-1")
-		if err != nil {
+		if err := benchLevel(ctx, stdout, exe, filepath.Join(data, strconv.Itoa(n)), *asr, call, n, *stagger); err != nil {
 			return err
 		}
-		before, err := srv.Usage()
-		if err != nil {
-			srv.Stop()
-			return err
-		}
-		// Sample the server while the calls run, for peak goroutines.
-		var peak bench.Usage
-		var mu sync.Mutex
-		sctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-sctx.Done():
-					return
-				case <-t.C:
-					if u, err := srv.Usage(); err == nil {
-						mu.Lock()
-						peak.Goroutines = max(peak.Goroutines, u.Goroutines)
-						mu.Unlock()
-					}
+	}
+	return nil
+}
+
+// benchLevel runs n concurrent calls against a fresh child server and
+// reports what they measured.
+func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, call *bench.Call, n int, stagger time.Duration) error {
+	srv, err := bench.StartServer(ctx, exe, "--data", data, "--asr", asr, "--webrtc-udp-port", "-1")
+	if err != nil {
+		return err
+	}
+	before, err := srv.Usage()
+	if err != nil {
+		srv.Stop()
+		return err
+	}
+	// Sample the server while the calls run, for peak goroutines.
+	var peak bench.Usage
+	var mu sync.Mutex
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				if u, err := srv.Usage(); err == nil {
+					mu.Lock()
+					peak.Goroutines = max(peak.Goroutines, u.Goroutines)
+					mu.Unlock()
 				}
 			}
-		})
-		began := time.Now()
-		r := bench.Run(ctx, srv.URL, call, n, *stagger)
-		wall := time.Since(began)
-		stop()
-		wg.Wait()
-		after, err := srv.Usage()
-		srv.Stop()
-		if err != nil {
-			return err
 		}
-		audio := time.Duration(n) * time.Duration(call.DurationMS()) * time.Millisecond
-		cpu := after.CPU - before.CPU
-		fmt.Fprintln(stdout, r.Report())
-		fmt.Fprintf(stdout, "          server CPU %.3f s per s of call (%.0f%% of one core per call), memory %d MB idle, %d MB peak (%.1f MB per call), goroutines %d idle, %d peak (%.1f per call), frames dropped %.0f, wall %.0f s\n",
-			cpu.Seconds()/audio.Seconds(), 100*cpu.Seconds()/audio.Seconds(), before.RSS>>20, after.Peak>>20,
-			float64(after.Peak-before.RSS)/float64(n)/(1<<20), before.Goroutines, peak.Goroutines,
-			float64(peak.Goroutines-before.Goroutines)/float64(n), after.Dropped-before.Dropped, wall.Seconds())
+	})
+	began := time.Now()
+	r := bench.Run(ctx, srv.URL, call, n, stagger)
+	wall := time.Since(began)
+	stop()
+	wg.Wait()
+	after, err := srv.Usage()
+	srv.Stop()
+	if err != nil {
+		return err
 	}
+	audio := time.Duration(n) * time.Duration(call.DurationMS()) * time.Millisecond
+	cpu := after.CPU - before.CPU
+	fmt.Fprintln(stdout, r.Report())
+	fmt.Fprintf(stdout, "          server CPU %.3f s per s of call (%.0f%% of one core per call), memory %d MB idle, %d MB peak (%.1f MB per call), goroutines %d idle, %d peak (%.1f per call), frames dropped %.0f, wall %.0f s\n",
+		cpu.Seconds()/audio.Seconds(), 100*cpu.Seconds()/audio.Seconds(), before.RSS>>20, after.Peak>>20,
+		float64(after.Peak-before.RSS)/float64(n)/(1<<20), before.Goroutines, peak.Goroutines,
+		float64(peak.Goroutines-before.Goroutines)/float64(n), after.Dropped-before.Dropped, wall.Seconds())
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/eval"
 	"github.com/cuecard/cuecard/stream"
@@ -40,44 +41,14 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return usagef("%v", err)
 	}
-	var runAudio func(c eval.Call) ([]coach.Event, []int64, error)
+	var runAudio audioRun
 	if *audio {
-		if err := asr.check(false); err != nil {
-			return err
-		}
-		tr, closer, err := asr.open()
+		run, cleanup, err := newAudioRun(ctx, &asr, pb, *cache, *snr, *bleed)
 		if err != nil {
 			return err
 		}
-		defer closer.Close()
-		dir := *cache
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "cuecard-eval-"); err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-		}
-		opt := synth.DefaultOptions()
-		opt.SNR, opt.BleedDB = *snr, *bleed
-		runAudio = func(c eval.Call) ([]coach.Event, []int64, error) {
-			res, err := eval.SynthCall(ctx, c, filepath.Join(dir, fmt.Sprintf("snr%g-bleed%g", *snr, *bleed)), opt)
-			if err != nil {
-				return nil, nil, err
-			}
-			var evs []coach.Event
-			co := stream.NewCoach(pb, func(ev coach.Event) error { evs = append(evs, ev); return nil })
-			var end int64
-			cfg := stream.DefaultConfig()
-			cfg.AwaitFinals = true
-			err = stream.AnalyzeFiles(ctx, cfg, tr, res.Rep, res.Prospect, func(in coach.Input) error {
-				end = max(end, in.AtMS)
-				return co.Step(in)
-			})
-			if err == nil {
-				err = co.Finish(end)
-			}
-			return evs, eval.Latencies(c, evs, res.Segments), err
-		}
+		defer cleanup()
+		runAudio = run
 	}
 	results := make([]eval.Result, 0, len(calls))
 	var textResults []eval.Result
@@ -113,19 +84,67 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return err
 	}
 	if runAudio != nil {
-		tp, fp, fn, ok := eval.Totals(textResults)
-		_, _, f := eval.PRF(tp, fp, fn)
-		atp, afp, afn, aok := eval.Totals(results)
-		_, _, af := eval.PRF(atp, afp, afn)
-		fmt.Fprintf(stdout, "\ncue F1: audio %.3f (stages %d/%d), transcripts %.3f (stages %d/%d)\n", af, aok, len(results), f, ok, len(textResults))
-		if len(lat) > 0 {
-			slices.Sort(lat)
-			fmt.Fprintf(stdout, "latency from the end of the prospect's speech to its cue: p50 %d ms, p95 %d ms, max %d ms (%d cues)\n",
-				lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*95/100)], lat[len(lat)-1], len(lat))
-		}
-		fmt.Fprintf(stdout, "%.0f s of calls in %.1f s wall time\n", float64(mediaMS)/1000, time.Since(began).Seconds())
+		reportAudio(stdout, textResults, results, lat, mediaMS, time.Since(began))
 	}
 	return nil
+}
+
+// audioRun analyzes one labelled call from synthesized audio: its events
+// and its cue latencies.
+type audioRun func(c eval.Call) ([]coach.Event, []int64, error)
+
+// newAudioRun opens the recognizer and the synthesis cache for --audio;
+// cleanup frees them.
+func newAudioRun(ctx context.Context, asr *asrFlags, pb *coach.Playbook, cache string, snr, bleed float64) (audioRun, func(), error) {
+	if err := asr.check(false); err != nil {
+		return nil, nil, err
+	}
+	tr, closer, err := asr.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, cleanup := cache, func() { closer.Close() }
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "cuecard-eval-"); err != nil {
+			closer.Close()
+			return nil, nil, err
+		}
+		cleanup = func() { closer.Close(); os.RemoveAll(dir) }
+	}
+	opt := synth.DefaultOptions()
+	opt.SNR, opt.BleedDB = snr, bleed
+	return func(c eval.Call) ([]coach.Event, []int64, error) {
+		res, err := eval.SynthCall(ctx, c, filepath.Join(dir, fmt.Sprintf("snr%g-bleed%g", snr, bleed)), opt)
+		if err != nil {
+			return nil, nil, err
+		}
+		var evs []coach.Event
+		cfg := stream.DefaultConfig()
+		cfg.Resample = soxr.New
+		cfg.AwaitFinals = true
+		call := stream.NewCall(cfg, tr, pb, func(ev coach.Event) error { evs = append(evs, ev); return nil }, stream.CallOptions{})
+		defer call.Close()
+		err = call.PlayFiles(ctx, res.Rep, res.Prospect)
+		if err == nil {
+			_, err = call.Finish(ctx)
+		}
+		return evs, eval.Latencies(c, evs, res.Segments), err
+	}, cleanup, nil
+}
+
+// reportAudio compares the audio run with the transcript run.
+func reportAudio(stdout io.Writer, textResults, results []eval.Result, lat []int64, mediaMS int64, took time.Duration) {
+	tp, fp, fn, ok := eval.Totals(textResults)
+	_, _, f := eval.PRF(tp, fp, fn)
+	atp, afp, afn, aok := eval.Totals(results)
+	_, _, af := eval.PRF(atp, afp, afn)
+	fmt.Fprintf(stdout, "\ncue F1: audio %.3f (stages %d/%d), transcripts %.3f (stages %d/%d)\n", af, aok, len(results), f, ok, len(textResults))
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		fmt.Fprintf(stdout, "latency from the end of the prospect's speech to its cue: p50 %d ms, p95 %d ms, max %d ms (%d cues)\n",
+			lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*95/100)], lat[len(lat)-1], len(lat))
+	}
+	fmt.Fprintf(stdout, "%.0f s of calls in %.1f s wall time\n", float64(mediaMS)/1000, took.Seconds())
 }
 
 func writeEvents(dir, name string, events []coach.Event) error {

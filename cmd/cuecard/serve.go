@@ -10,9 +10,9 @@ import (
 	"net"
 	"strings"
 
+	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
-	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/webui"
 )
 
@@ -63,26 +63,26 @@ type sphinxFlags struct {
 }
 
 func (f *sphinxFlags) register(fs *flag.FlagSet) {
-	d := stream.DefaultSphinxConfig()
+	d := sphinx.DefaultConfig()
 	fs.StringVar(&f.hmm, "sphinx-hmm", d.HMM, "PocketSphinx acoustic model directory")
 	fs.StringVar(&f.lm, "sphinx-lm", d.LM, "PocketSphinx language model")
 	fs.StringVar(&f.dict, "sphinx-dict", d.Dict, "PocketSphinx pronunciation dictionary")
 	fs.IntVar(&f.pool, "sphinx-pool", 0, "recognizers in the shared pool, about 100 MB each (0: four per CPU)")
-	fs.IntVar(&f.prime, "sphinx-prime", stream.DefaultPrimeMS, "ms of each side's first speech used to calibrate the recognizer before decoding it (0: none)")
+	fs.IntVar(&f.prime, "sphinx-prime", sphinx.DefaultPrimeMS, "ms of each side's first speech used to calibrate the recognizer before decoding it (0: none)")
 	fs.BoolVar(&f.fast, "sphinx-fast", false, "narrow-beam single-pass decoding: half the CPU, more word errors")
 }
 
-func (f *sphinxFlags) open() (*stream.Sphinx, error) {
-	cfg := stream.DefaultSphinxConfig()
+func (f *sphinxFlags) open() (*sphinx.Recognizer, error) {
+	cfg := sphinx.DefaultConfig()
 	cfg.HMM, cfg.LM, cfg.Dict, cfg.PoolSize = f.hmm, f.lm, f.dict, f.pool
 	cfg.PrimeMS = f.prime
 	if f.prime <= 0 {
 		cfg.PrimeMS = -1
 	}
 	if f.fast {
-		cfg.Params = stream.FastSphinxParams()
+		cfg.Params = sphinx.FastParams()
 	}
-	return stream.NewSphinx(cfg)
+	return sphinx.New(cfg)
 }
 
 func newServeMain(stdout, stderr io.Writer) *serveMain {

@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cuecard/cuecard/audio"
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/stream"
 )
 
 // startServe runs `cuecard serve` on a free port with dir as its data
@@ -51,7 +52,7 @@ func writeTone(t *testing.T, path string, ms, from, to int) {
 	for i := 16 * from; i < 16*to && i < len(x); i++ {
 		x[i] = float32(0.3 * math.Sin(2*math.Pi*220*float64(i)/16000) * (1 + 0.5*math.Sin(2*math.Pi*4*float64(i)/16000)))
 	}
-	if err := stream.WriteWAVFile(path, 16000, 1, x); err != nil {
+	if err := audio.WriteWAVFile(path, 16000, 1, x); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -71,7 +72,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	var last coach.Event
 	talks := 0
-	err = cl.Stream(context.Background(), ses.ID, rep, prospect, client.StreamOptions{SampleRate: 48000}, func(ev coach.Event) {
+	err = cl.Stream(context.Background(), ses.ID, rep, prospect, client.StreamOptions{SampleRate: 48000, Resample: soxr.New}, func(ev coach.Event) {
 		last = ev
 		if ev.Type == coach.EventTalk {
 			talks++

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
 )
@@ -42,7 +43,7 @@ func runStream(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	fmt.Fprintf(stderr, "session %s\n", id)
 	out := newJSONLWriter(stdout)
 	var werr error
-	err := cl.Stream(ctx, id, *rep, *prospect, client.StreamOptions{Speed: *speed, SampleRate: *rate}, func(ev coach.Event) {
+	err := cl.Stream(ctx, id, *rep, *prospect, client.StreamOptions{Speed: *speed, SampleRate: *rate, Resample: soxr.New}, func(ev coach.Event) {
 		if werr == nil {
 			werr = out.write(ev)
 			if ev.Type != coach.EventTalk {

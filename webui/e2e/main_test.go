@@ -14,22 +14,22 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/webui/internal/browsertest"
 )
 
 // Shared by the tests: the synthesized call, a silent prospect side, the
 // recognizer pool, and why any of them is missing.
 var (
-	env     *browsertest.Env
-	callDir string
-	silence string
-	sphinx  *stream.Sphinx
+	env        *browsertest.Env
+	callDir    string
+	silence    string
+	recognizer *sphinx.Recognizer
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(browsertest.Main(m, func(e *browsertest.Env) {
-		env, callDir, sphinx = e, e.CallDir, e.Sphinx
+		env, callDir, recognizer = e, e.CallDir, e.Sphinx
 		if e.Err == nil {
 			silence = filepath.Join(callDir, "silence.wav")
 			e.Err = writeSilence(silence, 16000, 60)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/webui"
@@ -69,43 +69,35 @@ func (l *connTracker) cut() {
 // recognizer tr (nil: none, talk metrics only).
 func newHarness(tb testing.TB, pb *coach.Playbook, tr stream.Transcriber) *harness {
 	tb.Helper()
-	db, err := store.Open(context.Background(), tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if pb == nil {
-		if pb, err = coach.DefaultPlaybook(); err != nil {
-			tb.Fatal(err)
-		}
-	}
 	rc := server.DefaultWebRTCConfig()
 	rc.UDPPort, rc.ListenIP, rc.IncludeLoopback = 0, "127.0.0.1", true
 	rtc, err := server.NewWebRTC(rc, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := server.DefaultConfig()
-	// A loaded machine may fall seconds behind real time: queue the audio
-	// rather than drop it, so that the calls the tests play are whole.
-	cfg.InputBuffer = 100000
-	cfg.UI = server.WithUITestHooks(webui.FS(""))
-	cfg.WebRTC = rtc
-	srv := server.New(cfg, db, tr, pb, nil)
-
-	mux := http.NewServeMux()
-	mux.Handle("/test-audio/", http.StripPrefix("/test-audio/", http.FileServer(http.Dir(callDir))))
-	mux.Handle("/", srv.Handler())
-	ts := httptest.NewUnstartedServer(mux)
-	conns := &connTracker{Listener: ts.Listener}
-	ts.Listener = conns
-	ts.Start()
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		ts.CloseClientConnections()
-		ts.Close()
-		rtc.Close()
-		db.Close()
+	tb.Cleanup(func() { rtc.Close() }) // after the server's shutdown
+	var conns *connTracker
+	ts := servertest.Start(tb, servertest.Options{Transcriber: tr, Playbook: pb,
+		Edit: func(cfg *server.Config) {
+			// A loaded machine may fall seconds behind real time: queue the
+			// audio rather than drop it, so that the calls the tests play
+			// are whole.
+			cfg.InputBuffer = 100000
+			cfg.UI = server.WithUITestHooks(webui.FS(""))
+			cfg.WebRTC = rtc
+		},
+		Handler: func(h http.Handler) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("/test-audio/", http.StripPrefix("/test-audio/", http.FileServer(http.Dir(callDir))))
+			mux.Handle("/", h)
+			return mux
+		},
+		Listener: func(l net.Listener) net.Listener {
+			conns = &connTracker{Listener: l}
+			return conns
+		},
 	})
+	db := ts.DB
 	return &harness{url: ts.URL, db: db, conns: conns}
 }
 
@@ -277,7 +269,7 @@ const shownCuesJS = `(() => {
 // and quotes.
 func TestOverlayCoachesLiveCall(t *testing.T) {
 	need(t)
-	h := newHarness(t, nil, sphinx)
+	h := newHarness(t, nil, recognizer)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 100*time.Second)
 	id := startCall(t, ctx, h.url+"/?test-prospect=/test-audio/prospect.wav")
 	t.Cleanup(func() {
@@ -397,7 +389,7 @@ func TestOverlayCoachesLiveCall(t *testing.T) {
 // plain warning that the other side cannot be heard.
 func TestOverlayWarnsWhenProspectSilent(t *testing.T) {
 	need(t)
-	h := newHarness(t, nil, sphinx)
+	h := newHarness(t, nil, recognizer)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 80*time.Second)
 	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/silence.wav&transport=ws")
 
@@ -430,7 +422,7 @@ func TestOverlayWarnsWhenProspectSilent(t *testing.T) {
 // on (one session, media time moving on, the summary at the end).
 func TestOverlayReconnects(t *testing.T) {
 	need(t)
-	h := newHarness(t, nil, sphinx)
+	h := newHarness(t, nil, recognizer)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 90*time.Second)
 	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/prospect.wav&transport=ws")
 	waitFor(t, ctx, "talk metrics", `document.querySelector('#share-call .value').textContent.endsWith('%')`, 20*time.Second)

@@ -11,7 +11,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,10 +18,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
-	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/webui"
 	"github.com/cuecard/cuecard/webui/internal/browsertest"
 )
@@ -30,14 +30,14 @@ import (
 // Shared by the tests: the synthesized call, the recognizer, and why
 // either is missing.
 var (
-	env     *browsertest.Env
-	callDir string
-	sphinx  *stream.Sphinx
+	env        *browsertest.Env
+	callDir    string
+	recognizer *sphinx.Recognizer
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(browsertest.Main(m, func(e *browsertest.Env) {
-		env, callDir, sphinx = e, e.CallDir, e.Sphinx
+		env, callDir, recognizer = e, e.CallDir, e.Sphinx
 	}))
 }
 
@@ -53,24 +53,10 @@ func artifacts(tb testing.TB) string { return browsertest.Artifacts(tb) }
 // startServer runs a server with the embedded UI on loopback.
 func startServer(tb testing.TB) string {
 	tb.Helper()
-	db, err := store.Open(context.Background(), tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pb, err := coach.DefaultPlaybook()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := server.DefaultConfig()
-	cfg.UI = webui.FS("")
-	srv := server.New(cfg, db, sphinx, pb, nil)
-	ts := httptest.NewServer(srv.Handler())
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		ts.CloseClientConnections()
-		ts.Close()
-		db.Close()
-	})
+	ts := servertest.Start(tb, servertest.Options{Transcriber: recognizer, Edit: func(cfg *server.Config) {
+		cfg.UI = webui.FS("")
+	}})
+	db := ts.DB
 	// A few other calls so the library is not a list of one.
 	ctx := context.Background()
 	for i, rep := range []string{"Ana", "Ben", "Cleo"} {

@@ -5,7 +5,7 @@ import (
 	"io"
 	"sort"
 
-	"github.com/cuecard/cuecard/stream/internal/wer"
+	"github.com/cuecard/cuecard/internal/wer"
 )
 
 // errorTally counts the recognizer's mistakes by kind and by word pair.

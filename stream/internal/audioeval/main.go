@@ -18,9 +18,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cuecard/cuecard/asr/sphinx"
+	"github.com/cuecard/cuecard/audio"
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/wer"
 	"github.com/cuecard/cuecard/stream"
-	"github.com/cuecard/cuecard/stream/internal/wer"
 	"github.com/cuecard/cuecard/synth"
 )
 
@@ -64,6 +67,7 @@ func run() error {
 
 	ctx := context.Background()
 	cfg := stream.DefaultConfig()
+	cfg.Resample = soxr.New
 	if f.hangover > 0 {
 		cfg.VAD.HangoverMS = f.hangover
 	}
@@ -72,7 +76,7 @@ func run() error {
 	}
 	var tr stream.Transcriber
 	if f.asr || f.librivox != "" {
-		sc := stream.DefaultSphinxConfig()
+		sc := sphinx.DefaultConfig()
 		sc.PoolSize = 2
 		sc.Bias = f.bias
 		sc.PrimeMS = f.prime
@@ -87,7 +91,7 @@ func run() error {
 		if f.dict != "" {
 			sc.Dict = f.dict
 		}
-		s, err := stream.NewSphinx(sc)
+		s, err := sphinx.New(sc)
 		if err != nil {
 			return err
 		}
@@ -142,6 +146,7 @@ func analyze(ctx context.Context, cfg stream.Config, tr stream.Transcriber, rep,
 			res.segs = append(res.segs, synth.Segment{Speaker: in.Speaker, StartMS: in.StartMS, EndMS: in.EndMS})
 		case coach.Final:
 			res.finals[in.Speaker] = append(res.finals[in.Speaker], in.Text)
+		default:
 		}
 		return nil
 	}
@@ -237,7 +242,7 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 	if f.errors > 0 {
 		dict := f.dict
 		if dict == "" {
-			dict = stream.DebianDict
+			dict = sphinx.DebianDict
 		}
 		v, err := readVocab(dict)
 		if err != nil {
@@ -267,27 +272,7 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 		all.add(out.Segments, res.segs, out.DurationMS)
 		line := fmt.Sprintf("%-8s %6.1fs  %v", name, float64(out.DurationMS)/1000, v)
 		if tr != nil {
-			var e, w int
-			for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
-				var ref []string
-				for _, u := range utts {
-					if u.Speaker == sp {
-						ref = append(ref, normalize(u.Text)...)
-					}
-				}
-				hyp := normalize(strings.Join(res.finals[sp], " "))
-				se := wer.Errors(ref, hyp)
-				e += se
-				w += len(ref)
-				sideErrs[sp] += se
-				sideWords[sp] += len(ref)
-				if f.errors > 0 {
-					tally.add(ref, hyp)
-				}
-				if f.verbose {
-					fmt.Printf("  %s REF: %s\n  %s HYP: %s\n", sp, strings.Join(ref, " "), sp, strings.Join(hyp, " "))
-				}
-			}
+			e, w := scoreWords(utts, res.finals, f, &sideErrs, &sideWords, &tally)
 			errs += e
 			words += w
 			cpu += res.cpu
@@ -307,6 +292,33 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 		}
 	}
 	return nil
+}
+
+// scoreWords counts the word errors of one call's finals against its
+// script, per side, adding to the totals; it returns the call's errors
+// and words.
+func scoreWords(utts []synth.Utterance, finals map[coach.Speaker][]string, f flags, sideErrs, sideWords *[3]int, tally *errorTally) (e, w int) {
+	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		var ref []string
+		for _, u := range utts {
+			if u.Speaker == sp {
+				ref = append(ref, normalize(u.Text)...)
+			}
+		}
+		hyp := normalize(strings.Join(finals[sp], " "))
+		se := wer.Errors(ref, hyp)
+		e += se
+		w += len(ref)
+		sideErrs[sp] += se
+		sideWords[sp] += len(ref)
+		if f.errors > 0 {
+			tally.add(ref, hyp)
+		}
+		if f.verbose {
+			fmt.Printf("  %s REF: %s\n  %s HYP: %s\n", sp, strings.Join(ref, " "), sp, strings.Join(hyp, " "))
+		}
+	}
+	return e, w
 }
 
 // readVocab reads the words of a PocketSphinx dictionary (alternative
@@ -336,7 +348,7 @@ func evalLibrivox(ctx context.Context, f flags, cfg stream.Config, tr stream.Tra
 	}
 	defer os.RemoveAll(tmp)
 	silent := filepath.Join(tmp, "silent.wav")
-	if err := stream.WriteWAVFile(silent, 16000, 1, nil); err != nil {
+	if err := audio.WriteWAVFile(silent, 16000, 1, nil); err != nil {
 		return err
 	}
 	var errs, words int

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cuecard/cuecard/stream/internal/wer"
+	"github.com/cuecard/cuecard/internal/wer"
 )
 
 func TestNormalize(t *testing.T) {

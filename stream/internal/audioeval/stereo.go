@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sort"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/stream"
 	"github.com/cuecard/cuecard/synth"
@@ -39,7 +41,7 @@ func evalStereo(ctx context.Context, cfg stream.Config, path string) error {
 }
 
 func energyReference(path string) ([]synth.Segment, int64, error) {
-	f, err := stream.OpenWAV(path)
+	f, err := audio.OpenWAV(path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -63,7 +65,7 @@ func energyReference(path string) ([]synth.Segment, int64, error) {
 				lv[c] = append(lv[c], 10*math.Log10(e/float64(k)+1e-12))
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/synth"
 )
 
@@ -24,7 +24,7 @@ type Env struct {
 	// CallDir holds rep.wav and prospect.wav of a short synthesized call.
 	CallDir string
 	// Sphinx is the embedded recognizer pool.
-	Sphinx *stream.Sphinx
+	Sphinx *sphinx.Recognizer
 	// Err says why the set-up is unavailable.
 	Err error
 }
@@ -47,7 +47,7 @@ func Setup(dir, call string) *Env {
 		e.Err = fmt.Errorf("synthesize the call (flite, sox): %w", err)
 		return e
 	}
-	e.Sphinx, e.Err = stream.NewSphinx(stream.DefaultSphinxConfig())
+	e.Sphinx, e.Err = sphinx.New(sphinx.DefaultConfig())
 	return e
 }
 

@@ -1,4 +1,6 @@
-package stream
+// Package soxr resamples audio with libsoxr (cgo). It implements
+// audio.Resampler; the rest of cuecard sees only that interface.
+package soxr
 
 /*
 #cgo pkg-config: soxr
@@ -20,6 +22,8 @@ import "C"
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/cuecard/cuecard/audio"
 )
 
 // Resampler converts one channel between sample rates with libsoxr's
@@ -33,6 +37,12 @@ type Resampler struct {
 	// their addresses to C does not allocate.
 	idone, odone C.size_t
 }
+
+var _ audio.Resampler = (*Resampler)(nil)
+
+// New returns a streaming resampler from inRate to outRate Hz; its type
+// fits audio.NewResampler.
+func New(inRate, outRate int) (audio.Resampler, error) { return NewResampler(inRate, outRate) }
 
 // NewResampler returns a streaming resampler from inRate to outRate Hz.
 func NewResampler(inRate, outRate int) (*Resampler, error) {

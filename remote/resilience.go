@@ -1,4 +1,8 @@
-package stream
+// Package remote calls outside services: OpenAI-compatible transcription
+// (per segment over HTTP, or streaming over the Realtime WebSocket) and
+// the Guard (concurrency limit, retries, circuit breaker) that every remote
+// call goes through. It has no cgo; llm uses it for chat completions.
+package remote
 
 import (
 	"context"

@@ -1,11 +1,11 @@
-package server_test
+package wire_test
 
 import (
 	"errors"
 	"testing"
 
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/server"
+	"github.com/cuecard/cuecard/wire"
 )
 
 func TestDecodeFrame(t *testing.T) {
@@ -19,15 +19,15 @@ func TestDecodeFrame(t *testing.T) {
 	}{
 		{"rep", []byte{0, 0x00, 0x80, 0xff, 0x7f}, 16000, coach.Rep, 2, nil},
 		{"prospect", []byte{1, 1, 0}, 16000, coach.Prospect, 1, nil},
-		{"unknown channel", []byte{2, 0, 0}, 16000, coach.NoSpeaker, 0, server.ErrBadChannel},
-		{"odd bytes", []byte{0, 1, 2, 3}, 16000, coach.Rep, 0, server.ErrOddFrame},
-		{"no samples", []byte{1}, 16000, coach.Prospect, 0, server.ErrEmptyFrame},
-		{"empty", nil, 16000, coach.NoSpeaker, 0, server.ErrEmptyFrame},
-		{"too long for the rate", append([]byte{0}, make([]byte, 2*1601)...), 8000, coach.Rep, 0, server.ErrFrameTooLong},
+		{"unknown channel", []byte{2, 0, 0}, 16000, coach.NoSpeaker, 0, wire.ErrBadChannel},
+		{"odd bytes", []byte{0, 1, 2, 3}, 16000, coach.Rep, 0, wire.ErrOddFrame},
+		{"no samples", []byte{1}, 16000, coach.Prospect, 0, wire.ErrEmptyFrame},
+		{"empty", nil, 16000, coach.NoSpeaker, 0, wire.ErrEmptyFrame},
+		{"too long for the rate", append([]byte{0}, make([]byte, 2*1601)...), 8000, coach.Rep, 0, wire.ErrFrameTooLong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spk, out, err := server.DecodeFrame(tt.frame, tt.rate, nil)
+			spk, out, err := wire.DecodeFrame(tt.frame, tt.rate, nil)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("error %v, want %v", err, tt.err)
 			}
@@ -36,7 +36,7 @@ func TestDecodeFrame(t *testing.T) {
 			}
 		})
 	}
-	_, out, _ := server.DecodeFrame([]byte{0, 0x00, 0x80, 0xff, 0x7f}, 16000, nil)
+	_, out, _ := wire.DecodeFrame([]byte{0, 0x00, 0x80, 0xff, 0x7f}, 16000, nil)
 	if out[0] != -1 || out[1] < 0.9999 {
 		t.Fatalf("samples %v", out)
 	}
@@ -51,14 +51,14 @@ func TestDecodeControl(t *testing.T) {
 		{`{"type":"start","sample_rate":48000}`, 48000, nil},
 		{`{"type":"start"}`, 16000, nil},
 		{`{"type":"stop"}`, 0, nil},
-		{`{"type":"start","sample_rate":47000}`, 0, server.ErrBadRate},
-		{`{"type":"pause"}`, 0, server.ErrBadControl},
-		{`{"type":"start","rate":48000}`, 0, server.ErrBadControl},
-		{`hello`, 0, server.ErrBadControl},
-		{`{"type":"stop"} {"type":"stop"}`, 0, server.ErrBadControl},
+		{`{"type":"start","sample_rate":47000}`, 0, wire.ErrBadRate},
+		{`{"type":"pause"}`, 0, wire.ErrBadControl},
+		{`{"type":"start","rate":48000}`, 0, wire.ErrBadControl},
+		{`hello`, 0, wire.ErrBadControl},
+		{`{"type":"stop"} {"type":"stop"}`, 0, wire.ErrBadControl},
 	}
 	for _, tt := range tests {
-		c, err := server.DecodeControl([]byte(tt.in))
+		c, err := wire.DecodeControl([]byte(tt.in))
 		if !errors.Is(err, tt.err) || (err == nil && c.SampleRate != tt.rate) {
 			t.Errorf("%s: %+v %v", tt.in, c, err)
 		}
@@ -73,7 +73,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		if rate <= 0 || rate > 48000 {
 			rate = 16000
 		}
-		sp, out, err := server.DecodeFrame(b, rate, nil)
+		sp, out, err := wire.DecodeFrame(b, rate, nil)
 		if err != nil {
 			return
 		}
@@ -85,7 +85,7 @@ func FuzzDecodeFrame(f *testing.F) {
 				t.Fatalf("sample %v out of range", v)
 			}
 		}
-		back := server.EncodeFrame(nil, sp, toInt16(out))
+		back := wire.EncodeFrame(nil, sp, toInt16(out))
 		if string(back) != string(b) {
 			t.Fatalf("re-encoding differs")
 		}
@@ -105,9 +105,9 @@ func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"type":"stop"}`))
 	f.Add([]byte(`{"type":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := server.DecodeControl(b)
+		c, err := wire.DecodeControl(b)
 		if err != nil {
-			if !errors.Is(err, server.ErrBadControl) && !errors.Is(err, server.ErrBadRate) {
+			if !errors.Is(err, wire.ErrBadControl) && !errors.Is(err, wire.ErrBadRate) {
 				t.Fatalf("unexpected error type: %v", err)
 			}
 			return

@@ -1,4 +1,4 @@
-package stream_test
+package sphinx_test
 
 import (
 	"bufio"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/asr/sphinx"
 )
 
 // TestWriteARPA checks the language model is a proper distribution: for
@@ -16,8 +16,8 @@ import (
 // the others through the back-off weight) sum to one.
 func TestWriteARPA(t *testing.T) {
 	var buf bytes.Buffer
-	sents := append(stream.SalesCorpus(), "the cat sat on the mat", "the cat ran")
-	if err := stream.WriteARPA(&buf, sents, nil); err != nil {
+	sents := append(sphinx.SalesCorpus(), "the cat sat on the mat", "the cat ran")
+	if err := sphinx.WriteARPA(&buf, sents, nil); err != nil {
 		t.Fatal(err)
 	}
 	p := [4]map[string]float64{nil, {}, {}, {}}

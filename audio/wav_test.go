@@ -1,4 +1,4 @@
-package stream_test
+package audio_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/audio"
 )
 
 // makeWAV builds a WAV file in memory; samples are interleaved in [-1, 1].
@@ -72,14 +72,14 @@ func makeWAV(tag uint16, bits, channels, rate int, extensible bool, samples []fl
 	return f.Bytes()
 }
 
-func readAll(tb testing.TB, r *stream.WAVReader) ([]float32, error) {
+func readAll(tb testing.TB, r *audio.WAVReader) ([]float32, error) {
 	tb.Helper()
 	var out []float32
 	buf := make([]float32, 7*r.Format().Channels) // odd size on purpose
 	for {
 		n, err := r.Read(buf)
 		out = append(out, buf[:n*r.Format().Channels]...)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -110,7 +110,7 @@ func TestWAVFormats(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b := makeWAV(c.tag, c.bits, c.ch, 44100, c.ext, in)
-			r, err := stream.NewWAVReader(bytes.NewReader(b), "x.wav")
+			r, err := audio.NewWAVReader(bytes.NewReader(b), "x.wav")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,16 +142,16 @@ func TestWAVBadInput(t *testing.T) {
 		data []byte
 		want error
 	}{
-		{"empty", nil, stream.ErrNotWAV},
-		{"text", []byte("hello, this is not audio at all"), stream.ErrNotWAV},
-		{"header only", good[:20], stream.ErrTruncated},
-		{"no data chunk", good[:12+10+8+16], stream.ErrTruncated},
-		{"adpcm", adpcm, stream.ErrUnsupportedFormat},
-		{"truncated data", good[:len(good)-51], stream.ErrTruncated},
+		{"empty", nil, audio.ErrNotWAV},
+		{"text", []byte("hello, this is not audio at all"), audio.ErrNotWAV},
+		{"header only", good[:20], audio.ErrTruncated},
+		{"no data chunk", good[:12+10+8+16], audio.ErrTruncated},
+		{"adpcm", adpcm, audio.ErrUnsupportedFormat},
+		{"truncated data", good[:len(good)-51], audio.ErrTruncated},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := stream.NewWAVReader(bytes.NewReader(c.data), "bad.wav")
+			r, err := audio.NewWAVReader(bytes.NewReader(c.data), "bad.wav")
 			if err == nil {
 				_, err = readAll(t, r)
 			}
@@ -168,10 +168,10 @@ func TestWAVBadInput(t *testing.T) {
 func TestWAVWriteRoundTrip(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "rt.wav")
 	in := []float32{0, 0.5, -0.5, 0.25, 1, -1}
-	if err := stream.WriteWAVFile(p, 8000, 2, in); err != nil {
+	if err := audio.WriteWAVFile(p, 8000, 2, in); err != nil {
 		t.Fatal(err)
 	}
-	f, err := stream.OpenWAV(p)
+	f, err := audio.OpenWAV(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestWAVWriteRoundTrip(t *testing.T) {
 			t.Fatalf("sample %d = %v, want %v", i, got[i], in[i])
 		}
 	}
-	if _, err := stream.OpenWAV(filepath.Join(t.TempDir(), "missing.wav")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := audio.OpenWAV(filepath.Join(t.TempDir(), "missing.wav")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
@@ -201,7 +201,7 @@ func FuzzWAVReader(f *testing.F) {
 	f.Add([]byte("RIFF\xff\xff\xff\xffWAVEdata\xff\xff\xff\xff"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := stream.NewWAVReader(bytes.NewReader(b), "fuzz.wav")
+		r, err := audio.NewWAVReader(bytes.NewReader(b), "fuzz.wav")
 		if err != nil {
 			return
 		}

@@ -1,10 +1,10 @@
-package stream_test
+package soxr_test
 
 import (
 	"math"
 	"testing"
 
-	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/audio/soxr"
 )
 
 func tone(rate int, hz float64, n int) []float32 {
@@ -24,7 +24,7 @@ func rms(x []float32) float64 {
 }
 
 // resampleChunked runs x through r in uneven chunks, as a stream would.
-func resampleChunked(r *stream.Resampler, x []float32) []float32 {
+func resampleChunked(r *soxr.Resampler, x []float32) []float32 {
 	var out []float32
 	for i := 0; i < len(x); {
 		n := min(len(x)-i, 333+i%517)
@@ -50,7 +50,7 @@ func TestResampler(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := stream.NewResampler(c.in, 16000)
+			r, err := soxr.NewResampler(c.in, 16000)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,13 +69,13 @@ func TestResampler(t *testing.T) {
 			}
 		})
 	}
-	if _, err := stream.NewResampler(0, 16000); err == nil {
+	if _, err := soxr.NewResampler(0, 16000); err == nil {
 		t.Fatal("rate 0 accepted")
 	}
 }
 
 func BenchmarkResampler48k(b *testing.B) {
-	r, err := stream.NewResampler(48000, 16000)
+	r, err := soxr.NewResampler(48000, 16000)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package server
+// Package wire is the live stream's protocol (docs/events.md, "Live
+// streaming"): binary audio frames, the client's control messages and the
+// server's events. The server, the Go client and the load generator share
+// it; it imports nothing heavier than coach.
+package wire
 
 import (
 	"bytes"
@@ -10,10 +14,10 @@ import (
 	"github.com/cuecard/cuecard/coach"
 )
 
-// The live stream's wire format (docs/events.md, "Live streaming"): binary
-// frames carry one channel byte (0 rep, 1 prospect) and little-endian
-// signed 16-bit mono PCM at the announced sample rate; text frames carry
-// control messages.
+// Binary frames carry one channel byte (0 rep, 1 prospect) and
+// little-endian signed 16-bit mono PCM at the announced sample rate; text
+// frames carry control messages from the client and events from the
+// server.
 
 // DefaultSampleRate is the rate of audio sent without a start message.
 const DefaultSampleRate = 16000
@@ -21,8 +25,8 @@ const DefaultSampleRate = 16000
 // MaxFrameMS bounds the audio in one binary frame (clients send 20 ms).
 const MaxFrameMS = 200
 
-// maxControlSize bounds a text frame.
-const maxControlSize = 4096
+// MaxControlSize bounds a text frame.
+const MaxControlSize = 4096
 
 // SampleRates are the rates a client may announce.
 var SampleRates = []int{8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}
@@ -39,27 +43,27 @@ type Control struct {
 
 // DecodeControl parses and checks a text frame.
 func DecodeControl(b []byte) (Control, error) {
-	if len(b) > maxControlSize {
-		return Control{}, fmt.Errorf("%w: longer than %d bytes", ErrBadControl, maxControlSize)
+	if len(b) > MaxControlSize {
+		return Control{}, fmt.Errorf("%w: longer than %d bytes", ErrBadControl, MaxControlSize)
 	}
 	var c Control
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return Control{}, fmt.Errorf("%w: %v", ErrBadControl, err)
+		return Control{}, fmt.Errorf("%w: %w", ErrBadControl, err)
 	}
 	if dec.More() {
 		return Control{}, fmt.Errorf("%w: trailing data", ErrBadControl)
 	}
 	switch c.Type {
-	case "start":
+	case TypeStart:
 		if c.SampleRate == 0 {
 			c.SampleRate = DefaultSampleRate
 		}
 		if !slices.Contains(SampleRates, c.SampleRate) {
 			return Control{}, fmt.Errorf("%w: %d (use one of %v)", ErrBadRate, c.SampleRate, SampleRates)
 		}
-	case "stop":
+	case TypeStop:
 		if c.SampleRate != 0 {
 			return Control{}, fmt.Errorf("%w: stop takes no sample_rate", ErrBadControl)
 		}
@@ -110,4 +114,27 @@ func EncodeFrame(dst []byte, sp coach.Speaker, pcm []int16) []byte {
 		dst = binary.LittleEndian.AppendUint16(dst, uint16(s))
 	}
 	return dst
+}
+
+// Control message types.
+const (
+	// TypeStart announces the sample rate before audio.
+	TypeStart = "start"
+	// TypeStop ends the session.
+	TypeStop = "stop"
+)
+
+// EncodeControl returns c as a text frame.
+func EncodeControl(c Control) []byte {
+	b, _ := json.Marshal(c) // a struct of a string and an int cannot fail
+	return b
+}
+
+// DecodeEvent parses one event text frame of the server.
+func DecodeEvent(b []byte) (coach.Event, error) {
+	var ev coach.Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return coach.Event{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
+	}
+	return ev, nil
 }

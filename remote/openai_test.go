@@ -1,4 +1,4 @@
-package stream_test
+package remote_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
+	"github.com/cuecard/cuecard/remote"
 	"github.com/cuecard/cuecard/stream"
 )
 
@@ -65,19 +67,19 @@ func (s *transcriptionServer) requests() []transcriptionReq {
 	return append([]transcriptionReq(nil), s.reqs...)
 }
 
-func fastResilience() stream.Resilience {
-	return stream.Resilience{MaxConcurrent: 2, MaxQueued: 2, Timeout: 300 * time.Millisecond, MaxAttempts: 3,
+func fastResilience() remote.Resilience {
+	return remote.Resilience{MaxConcurrent: 2, MaxQueued: 2, Timeout: 300 * time.Millisecond, MaxAttempts: 3,
 		BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Budget: 3 * time.Second,
 		BreakerFailures: 4, BreakerCooldown: time.Hour}
 }
 
-func newOpenAI(tb testing.TB, url, format string) *stream.OpenAI {
+func newOpenAI(tb testing.TB, url, format string) *remote.OpenAI {
 	tb.Helper()
-	cfg := stream.DefaultOpenAIConfig()
+	cfg := remote.DefaultOpenAIConfig()
 	cfg.Remote.BaseURL, cfg.Remote.APIKey, cfg.Remote.Model, cfg.Remote.Language = url+"/v1", "sk-test", "whisper-1", "en"
 	cfg.Remote.Resilience = fastResilience()
 	cfg.Format = format
-	o, err := stream.NewOpenAI(cfg)
+	o, err := remote.NewOpenAI(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -148,15 +150,15 @@ func TestOpenAIFailures(t *testing.T) {
 		}, nil, 3, 0},
 		{"500 every time", func(_ int, w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "upstream crashed", 500)
-		}, &stream.StatusError{}, 3, 0},
+		}, &remote.StatusError{}, 3, 0},
 		{"timeouts", func(_ int, w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done()
-		}, stream.ErrTimeout, 3, 900 * time.Millisecond},
-		{"malformed JSON is not retried", jsonAnswer(`{"text": "unterminated`), stream.ErrMalformed, 1, 0},
+		}, remote.ErrTimeout, 3, 900 * time.Millisecond},
+		{"malformed JSON is not retried", jsonAnswer(`{"text": "unterminated`), remote.ErrMalformed, 1, 0},
 		{"401 is not retried", func(_ int, w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(401)
 			io.WriteString(w, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}`)
-		}, &stream.StatusError{}, 1, 0},
+		}, &remote.StatusError{}, 1, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -165,12 +167,12 @@ func TestOpenAIFailures(t *testing.T) {
 			start := time.Now()
 			got, err := o.Transcribe(context.Background(), pcm)
 			took := time.Since(start)
-			switch want := c.wantErr.(type) {
+			switch want := c.wantErr.(type) { //nolint:errorlint // the case's expectation, not a returned error
 			case nil:
 				if err != nil || got != "ok" {
 					t.Fatalf("got %q, %v", got, err)
 				}
-			case *stream.StatusError:
+			case *remote.StatusError:
 				if !errors.As(err, &want) {
 					t.Fatalf("error %v, want a StatusError", err)
 				}
@@ -193,7 +195,9 @@ func TestOpenAIFailures(t *testing.T) {
 }
 
 func TestOpenAICircuitBreaker(t *testing.T) {
-	srv := newTranscriptionServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 503) })
+	srv := newTranscriptionServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	})
 	o := newOpenAI(t, srv.URL, "json")
 	pcm := make([]int16, 1600)
 	for range 2 {
@@ -201,7 +205,7 @@ func TestOpenAICircuitBreaker(t *testing.T) {
 	}
 	n := len(srv.requests())
 	_, err := o.Transcribe(context.Background(), pcm)
-	if !errors.Is(err, stream.ErrCircuitOpen) {
+	if !errors.Is(err, remote.ErrCircuitOpen) {
 		t.Fatalf("error %v, want circuit open", err)
 	}
 	if len(srv.requests()) != n || n != 4 {
@@ -213,25 +217,25 @@ func TestOpenAICircuitBreaker(t *testing.T) {
 }
 
 func TestNoRemote(t *testing.T) {
-	cfg := stream.DefaultOpenAIConfig()
+	cfg := remote.DefaultOpenAIConfig()
 	cfg.Remote.BaseURL, cfg.Remote.NoRemote = "https://api.openai.com/v1", true
-	if _, err := stream.NewOpenAI(cfg); !errors.Is(err, stream.ErrRemoteDisabled) {
+	if _, err := remote.NewOpenAI(cfg); !errors.Is(err, remote.ErrRemoteDisabled) {
 		t.Errorf("openai: %v, want ErrRemoteDisabled", err)
 	}
-	rc := stream.DefaultRealtimeConfig()
+	rc := remote.DefaultRealtimeConfig()
 	rc.Remote.BaseURL, rc.Remote.NoRemote = "https://api.openai.com/v1", true
-	if _, err := stream.NewRealtime(rc); !errors.Is(err, stream.ErrRemoteDisabled) {
+	if _, err := remote.NewRealtime(rc); !errors.Is(err, remote.ErrRemoteDisabled) {
 		t.Errorf("realtime: %v, want ErrRemoteDisabled", err)
 	}
 	cfg.Remote.BaseURL = "http://127.0.0.1:8000/v1" // a local whisper.cpp server
-	o, err := stream.NewOpenAI(cfg)
+	o, err := remote.NewOpenAI(cfg)
 	if err != nil {
 		t.Fatalf("local server refused: %v", err)
 	}
 	if b := o.Backend(); b.Remote || b.Host != "127.0.0.1:8000" {
 		t.Errorf("backend %+v", b)
 	}
-	if s := (stream.RemoteConfig{APIKey: "sk-secret"}).String(); strings.Contains(s, "sk-secret") {
+	if s := (remote.Config{APIKey: "sk-secret"}).String(); strings.Contains(s, "sk-secret") {
 		t.Errorf("String shows the key: %s", s)
 	}
 }
@@ -243,22 +247,22 @@ func TestOpenAIPipelineStalledService(t *testing.T) {
 	srv := newTranscriptionServer(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	})
-	cfg := stream.DefaultOpenAIConfig()
+	cfg := remote.DefaultOpenAIConfig()
 	cfg.Remote.BaseURL, cfg.Remote.Model = srv.URL+"/v1", "whisper-1"
-	cfg.Remote.Resilience = stream.Resilience{MaxConcurrent: 2, MaxQueued: 2, Timeout: time.Hour, MaxAttempts: 1, Budget: time.Hour, BreakerFailures: 100}
-	o, err := stream.NewOpenAI(cfg)
+	cfg.Remote.Resilience = remote.Resilience{MaxConcurrent: 2, MaxQueued: 2, Timeout: time.Hour, MaxAttempts: 1, Budget: time.Hour, BreakerFailures: 100}
+	o, err := remote.NewOpenAI(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, pro := toneCall(20, 800)
+	rep, pro := calltest.ToneCall(20, 800)
 	pcfg := stream.DefaultConfig()
 	pcfg.MaxOutstanding = 8
 	var p *stream.Pipeline
-	got := collect(t, func(emit func(coach.Input) error) error {
+	got := calltest.Collect(t, func(emit func(coach.Input) error) error {
 		p = stream.NewPipeline(pcfg, o, emit)
 		defer p.Close()
-		feed(t, p, rep, pro, nil)
-		waitFor(t, 5*time.Second, "queue-full results", func() bool { return o.Guard().Stats().Dropped == 16 })
+		calltest.Feed(t, p, rep, pro, nil)
+		calltest.WaitFor(t, 5*time.Second, "queue-full results", func() bool { return o.Guard().Stats().Dropped == 16 })
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		return p.Flush(ctx)
@@ -272,10 +276,10 @@ func TestOpenAIPipelineStalledService(t *testing.T) {
 	if gs := o.Guard().Stats(); gs.InFlight != 0 || gs.Queued != 0 {
 		t.Errorf("guard still holds work after Close: %+v", gs)
 	}
-	if s := kinds(got, coach.Status); len(s) == 0 || s[0].ASR != "degraded" {
+	if s := calltest.Kinds(got, coach.Status); len(s) == 0 || s[0].ASR != "degraded" {
 		t.Errorf("status %+v", s)
 	}
-	if len(kinds(got, coach.SpeechEnd)) != 20 {
+	if len(calltest.Kinds(got, coach.SpeechEnd)) != 20 {
 		t.Error("talk did not go on")
 	}
 }

@@ -1,4 +1,4 @@
-package stream
+package sphinx
 
 /*
 #cgo pkg-config: pocketsphinx sphinxbase
@@ -107,9 +107,11 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/cuecard/cuecard/stream"
 )
 
-// Debian's pocketsphinx-en-us model paths, the defaults of SphinxConfig.
+// Debian's pocketsphinx-en-us model paths, the defaults of Config.
 const (
 	DebianHMM  = "/usr/share/pocketsphinx/model/en-us/en-us"
 	DebianLM   = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
@@ -121,8 +123,8 @@ const (
 // speakers at once with room to spare.
 const DecodersPerCPU = 4
 
-// SphinxConfig configures the embedded PocketSphinx recognizer pool.
-type SphinxConfig struct {
+// Config configures the embedded PocketSphinx recognizer pool.
+type Config struct {
 	// HMM is the acoustic model directory.
 	HMM string
 	// LM is the n-gram language model (ARPA or binary).
@@ -149,24 +151,24 @@ type SphinxConfig struct {
 	Bias float64
 }
 
-// DefaultSphinxConfig returns Debian's model paths, a channel's first 3 s
+// DefaultConfig returns Debian's model paths, a channel's first 3 s
 // used to estimate its cepstral mean, and PocketSphinx's three passes (tree
 // search, flat-lexicon rescoring, best path) with three changes measured
 // on our synthesized calls (BENCHMARKS.md): a language weight of 5.5
 // instead of 6.5 in the first pass (fewer words lost to the language
 // model), a stronger phone lookahead (-pl_weight 4 instead of 3), which
 // wins back the CPU the lower weight costs, and a word insertion penalty
-// of 0.3 instead of 0.65. Narrower beams (FastSphinxParams) halve the CPU
+// of 0.3 instead of 0.65. Narrower beams (FastParams) halve the CPU
 // but double the word error; pass them in Params where CPU matters more.
-func DefaultSphinxConfig() SphinxConfig {
-	return SphinxConfig{HMM: DebianHMM, LM: DebianLM, Dict: DebianDict, Params: map[string]string{
+func DefaultConfig() Config {
+	return Config{HMM: DebianHMM, LM: DebianLM, Dict: DebianDict, Params: map[string]string{
 		"-lw": "5.5", "-pl_weight": "4", "-wip": "0.3",
 	}}
 }
 
-// FastSphinxParams are the narrow-beam, single-pass decoder parameters
+// FastParams are the narrow-beam, single-pass decoder parameters
 // measured in BENCHMARKS.md.
-func FastSphinxParams() map[string]string {
+func FastParams() map[string]string {
 	return map[string]string{
 		"-beam": "1e-40", "-wbeam": "1e-24", "-pbeam": "1e-40",
 		"-maxhmmpf": "3000", "-maxwpf": "5", "-topn": "2", "-pl_window": "10",
@@ -174,15 +176,15 @@ func FastSphinxParams() map[string]string {
 	}
 }
 
-// Sphinx is a pool of PocketSphinx decoders shared by all pipelines of a
+// Recognizer is a pool of PocketSphinx decoders shared by all pipelines of a
 // process; it implements Transcriber. The model is loaded once per pooled
 // decoder when the pool is built, never per call or per utterance.
-type Sphinx struct {
+type Recognizer struct {
 	free chan *C.ps_decoder_t
 	// cmn0 is a fresh decoder's cepstral mean: every utterance starts from
 	// it unless its pipeline hands it a channel's own (Adapter).
 	cmn0 []float32
-	// prime is SphinxConfig.PrimeMS in 16 kHz samples.
+	// prime is Config.PrimeMS in 16 kHz samples.
 	prime int
 
 	mu     sync.Mutex
@@ -190,12 +192,12 @@ type Sphinx struct {
 	closed bool
 }
 
-// NewSphinx loads PoolSize decoders. It fails with ErrModel (naming the
+// New loads PoolSize decoders. It fails with ErrModel (naming the
 // path) when a model file is missing or unreadable.
-func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
+func New(cfg Config) (*Recognizer, error) {
 	for _, p := range []string{cfg.HMM, cfg.LM, cfg.Dict} {
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrModel, err)
+			return nil, fmt.Errorf("%w: %w", ErrModel, err)
 		}
 	}
 	n := cfg.PoolSize
@@ -220,12 +222,12 @@ func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
 		}
 		path, err := writeDomainLM(cfg.Dict)
 		if err != nil {
-			return nil, fmt.Errorf("%w: domain language model: %v", ErrModel, err)
+			return nil, fmt.Errorf("%w: domain language model: %w", ErrModel, err)
 		}
 		defer os.Remove(path)
 		biasLM = path
 	}
-	s := &Sphinx{free: make(chan *C.ps_decoder_t, n), prime: cfg.PrimeMS * 16}
+	s := &Recognizer{free: make(chan *C.ps_decoder_t, n), prime: cfg.PrimeMS * 16}
 	if cfg.PrimeMS == 0 {
 		s.prime = DefaultPrimeMS * 16
 	}
@@ -281,7 +283,7 @@ func writeDomainLM(dict string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = WriteARPA(out, SalesCorpus(), func(w string) bool { return words[w] })
+	err = writeARPA(out, salesSentences(), func(w string) bool { return words[w] })
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -307,14 +309,19 @@ func newDecoder(args []string) *C.ps_decoder_t {
 	return C.cc_ps_new(C.int(len(args)), (**C.char)(argv))
 }
 
+// Backend implements stream.Describer.
+func (s *Recognizer) Backend() stream.Backend {
+	return stream.Backend{Role: "asr", Name: "pocketsphinx"}
+}
+
 // Size returns the number of pooled decoders.
-func (s *Sphinx) Size() int { return cap(s.free) }
+func (s *Recognizer) Size() int { return cap(s.free) }
 
 // Busy returns how many decoders are recognizing a segment now.
-func (s *Sphinx) Busy() int { return cap(s.free) - len(s.free) }
+func (s *Recognizer) Busy() int { return cap(s.free) - len(s.free) }
 
 // Start implements Transcriber: it takes a free decoder from the pool.
-func (s *Sphinx) Start(ctx context.Context) (Utterance, error) {
+func (s *Recognizer) Start(ctx context.Context) (stream.Utterance, error) {
 	var d *C.ps_decoder_t
 	select {
 	case d = <-s.free:
@@ -322,11 +329,11 @@ func (s *Sphinx) Start(ctx context.Context) (Utterance, error) {
 		select {
 		case d = <-s.free:
 		case <-ctx.Done():
-			return nil, ErrBusy
+			return nil, stream.ErrBusy
 		}
 	}
 	if d == nil {
-		return nil, ErrClosed
+		return nil, stream.ErrClosed
 	}
 	if C.ps_start_utt(d) < 0 {
 		s.release(d)
@@ -338,7 +345,7 @@ func (s *Sphinx) Start(ctx context.Context) (Utterance, error) {
 	return u, nil
 }
 
-func (s *Sphinx) release(d *C.ps_decoder_t) {
+func (s *Recognizer) release(d *C.ps_decoder_t) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -349,8 +356,8 @@ func (s *Sphinx) release(d *C.ps_decoder_t) {
 }
 
 // Close frees the idle decoders; decoders still in use are freed when their
-// utterance ends. Start after Close returns ErrClosed or ErrBusy.
-func (s *Sphinx) Close() error {
+// utterance ends. Start after Close returns stream.ErrClosed or stream.ErrBusy.
+func (s *Recognizer) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -373,7 +380,7 @@ func (s *Sphinx) Close() error {
 const DefaultPrimeMS = 3000
 
 type sphinxUtt struct {
-	s   *Sphinx
+	s   *Recognizer
 	d   *C.ps_decoder_t
 	cmn []float32 // after Finish
 	// prime holds audio not yet decoded: while priming, the first audio of
@@ -388,7 +395,7 @@ type sphinxUtt struct {
 // new sample, once priming ends: three seconds are caught up in 1.5.
 const catchUp = 2
 
-// Adapt implements Adapter: the cepstral mean to start from. With nil (a
+// Adapt implements stream.Adapter: the cepstral mean to start from. With nil (a
 // channel's first speech) the utterance estimates the mean from its own
 // first PrimeMS of audio before decoding it: PocketSphinx's live mean
 // starts from the model's and moves only slowly, which costs the first
@@ -440,12 +447,12 @@ func (u *sphinxUtt) process(pcm []int16) error {
 	return nil
 }
 
-// Adapted implements Adapter: the cepstral mean after Finish.
+// Adapted implements stream.Adapter: the cepstral mean after Finish.
 func (u *sphinxUtt) Adapted() []float32 { return u.cmn }
 
 func (u *sphinxUtt) Write(pcm []int16) error {
 	if u.d == nil {
-		return ErrClosed
+		return stream.ErrClosed
 	}
 	if len(pcm) == 0 {
 		return nil
@@ -465,14 +472,14 @@ func (u *sphinxUtt) Write(pcm []int16) error {
 
 func (u *sphinxUtt) Partial() (string, error) {
 	if u.d == nil {
-		return "", ErrClosed
+		return "", stream.ErrClosed
 	}
 	return cleanHyp(C.GoString(C.cc_ps_hyp(u.d))), nil
 }
 
 func (u *sphinxUtt) Finish() (string, error) {
 	if u.d == nil {
-		return "", ErrClosed
+		return "", stream.ErrClosed
 	}
 	d := u.d
 	if u.priming {

@@ -1,4 +1,4 @@
-package stream_test
+package remote_test
 
 import (
 	"context"
@@ -14,7 +14,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
+	"github.com/cuecard/cuecard/remote"
 	"github.com/cuecard/cuecard/stream"
 )
 
@@ -93,14 +96,15 @@ func newRealtimeServer(tb testing.TB, dropAfter int) *realtimeServer {
 	return s
 }
 
-func newRealtime(tb testing.TB, url string, chunkMS int) *stream.Realtime {
+func newRealtime(tb testing.TB, url string, chunkMS int) *remote.Realtime {
 	tb.Helper()
-	cfg := stream.DefaultRealtimeConfig()
+	cfg := remote.DefaultRealtimeConfig()
 	cfg.Remote.BaseURL, cfg.Remote.APIKey, cfg.Remote.Language = url+"/v1", "sk-test", "en"
 	cfg.Remote.Resilience = fastResilience()
 	cfg.Remote.Resilience.Timeout = 2 * time.Second
 	cfg.ChunkMS = chunkMS
-	r, err := stream.NewRealtime(cfg)
+	cfg.Resample = soxr.New
+	r, err := remote.NewRealtime(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -110,7 +114,7 @@ func newRealtime(tb testing.TB, url string, chunkMS int) *stream.Realtime {
 func TestRealtimeEventSequence(t *testing.T) {
 	srv := newRealtimeServer(t, 0)
 	rt := newRealtime(t, srv.URL, 1000)
-	rep, pro := toneCall(2, 2500)
+	rep, pro := calltest.ToneCall(2, 2500)
 	got, _ := runPipeline(t, rt, rep, pro, false)
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
@@ -125,7 +129,7 @@ func TestRealtimeEventSequence(t *testing.T) {
 	if string(u) != want {
 		t.Errorf("session.update\n got %s\nwant %s", u, want)
 	}
-	ends, finals := kinds(got, coach.SpeechEnd), kinds(got, coach.Final)
+	ends, finals := calltest.Kinds(got, coach.SpeechEnd), calltest.Kinds(got, coach.Final)
 	if len(ends) != 2 || len(finals) != 2 {
 		t.Fatalf("%d ends, %d finals", len(ends), len(finals))
 	}
@@ -183,17 +187,17 @@ func TestRealtimeEventSequence(t *testing.T) {
 func TestRealtimeSocketDropsMidUtterance(t *testing.T) {
 	srv := newRealtimeServer(t, 30) // drops 0.6 s into the first segment
 	rt := newRealtime(t, srv.URL, 0)
-	rep, pro := toneCall(3, 1500)
+	rep, pro := calltest.ToneCall(3, 1500)
 	got, p := runPipeline(t, rt, rep, pro, true)
 	st := p.Stats()
 	if st.Failed != 1 || st.Transcribed != 2 {
 		t.Errorf("stats %+v: want the first segment failed, the others transcribed", st)
 	}
-	s := kinds(got, coach.Status)
+	s := calltest.Kinds(got, coach.Status)
 	if len(s) != 2 || s[0].ASR != "degraded" || s[1].ASR != "ok" {
 		t.Errorf("status %+v", s)
 	}
-	if n := len(kinds(got, coach.Final)); n != 2 {
+	if n := len(calltest.Kinds(got, coach.Final)); n != 2 {
 		t.Errorf("%d finals", n)
 	}
 	srv.mu.Lock()
@@ -223,12 +227,12 @@ func TestRealtimeMalformedEvent(t *testing.T) {
 	}))
 	defer srv.Close()
 	rt := newRealtime(t, srv.URL, 0)
-	rep, pro := toneCall(1, 1000)
+	rep, pro := calltest.ToneCall(1, 1000)
 	got, p := runPipeline(t, rt, rep, pro, true)
 	if st := p.Stats(); st.Failed != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	if s := kinds(got, coach.Status); len(s) != 1 || !strings.Contains(s[0].Text, "malformed") {
+	if s := calltest.Kinds(got, coach.Status); len(s) != 1 || !strings.Contains(s[0].Text, "malformed") {
 		t.Errorf("status %+v", s)
 	}
 }
@@ -240,10 +244,10 @@ func runPipeline(t *testing.T, tr stream.Transcriber, rep, pro []float32, awaitF
 	cfg := stream.DefaultConfig()
 	cfg.AwaitFinals = awaitFinals
 	var p *stream.Pipeline
-	got := collect(t, func(emit func(coach.Input) error) error {
+	got := calltest.Collect(t, func(emit func(coach.Input) error) error {
 		p = stream.NewPipeline(cfg, tr, emit)
 		defer p.Close()
-		feed(t, p, rep, pro, nil)
+		calltest.Feed(t, p, rep, pro, nil)
 		return p.Flush(context.Background())
 	})
 	return got, p

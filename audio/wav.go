@@ -1,4 +1,4 @@
-package stream
+package audio
 
 import (
 	"bufio"
@@ -55,10 +55,10 @@ type WAVReader struct {
 	buf   []byte
 }
 
-// NewWAVReader parses the header of r up to the start of the sample data.
+// newWAVReader parses the header of r up to the start of the sample data.
 // name is used in error messages (normally the file's path). Errors wrap
 // ErrNotWAV, ErrUnsupportedFormat, ErrTruncated or ErrCorrupt.
-func NewWAVReader(r io.Reader, name string) (*WAVReader, error) {
+func newWAVReader(r io.Reader, name string) (*WAVReader, error) {
 	w := &WAVReader{name: name, r: bufio.NewReaderSize(r, 64<<10)}
 	if err := w.readHeader(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -264,7 +264,7 @@ func OpenWAV(path string) (*WAVFile, error) {
 	if err != nil {
 		return nil, err // *PathError already names the file
 	}
-	r, err := NewWAVReader(f, path)
+	r, err := newWAVReader(f, path)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -395,11 +395,21 @@ func ReadWAV16(path string) ([]int16, Format, error) {
 		for _, v := range buf[:n*f.Format().Channels] {
 			out = append(out, FloatToInt16(v))
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, f.Format(), nil
 		}
 		if err != nil {
 			return nil, Format{}, err
 		}
 	}
+}
+
+// EncodeWAV16 returns mono 16-bit samples at rate as a WAV file in memory.
+func EncodeWAV16(pcm []int16, rate int) []byte {
+	b := make([]byte, 44+2*len(pcm))
+	copy(b, wavHeader(rate, 1, int64(2*len(pcm))))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	return b
 }

@@ -1,4 +1,4 @@
-package stream_test
+package calltest
 
 import (
 	"math"
@@ -10,10 +10,10 @@ import (
 	"github.com/cuecard/cuecard/stream"
 )
 
-// toneCall returns n turns of the prospect at 16 kHz: 1 s of near silence,
+// ToneCall returns n turns of the prospect at 16 kHz: 1 s of near silence,
 // then talkMS of a voiced, harmonic tone (which the VAD takes for speech),
 // and 1.2 s of near silence at the end. The rep is silent throughout.
-func toneCall(n, talkMS int) (rep, pro []float32) {
+func ToneCall(n, talkMS int) (rep, pro []float32) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	quiet := func(ms int) {
 		for range ms * 16 {
@@ -40,9 +40,9 @@ func toneCall(n, talkMS int) (rep, pro []float32) {
 	return rep, pro
 }
 
-// feed writes both sides frame by frame (20 ms), calling each after every
+// Feed writes both sides frame by frame (20 ms), calling each after every
 // frame (nil for none).
-func feed(tb testing.TB, p *stream.Pipeline, rep, pro []float32, each func()) {
+func Feed(tb testing.TB, p *stream.Pipeline, rep, pro []float32, each func()) {
 	tb.Helper()
 	const fr = 320
 	for off := 0; off+fr <= len(pro); off += fr {
@@ -58,8 +58,8 @@ func feed(tb testing.TB, p *stream.Pipeline, rep, pro []float32, each func()) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
 	"github.com/cuecard/cuecard/stream"
 )
 
@@ -21,7 +22,7 @@ import (
 func BenchmarkRemoteAddedLatency(b *testing.B) {
 	for _, lat := range []time.Duration{50 * time.Millisecond, 300 * time.Millisecond} {
 		b.Run(fmt.Sprintf("latency=%s/pipelines=20", lat), func(b *testing.B) {
-			rep, pro := toneCall(3, 1000)
+			rep, pro := calltest.ToneCall(3, 1000)
 			var mu sync.Mutex
 			var added []time.Duration
 			for range b.N {
@@ -75,14 +76,14 @@ func BenchmarkRemoteAddedLatency(b *testing.B) {
 // CPU allows, to a backend that never answers, and reports the heap still
 // held and the segments waiting: both bounded by MaxOutstanding.
 func BenchmarkRemoteStalledMemory(b *testing.B) {
-	rep, pro := toneCall(300, 1000)
+	rep, pro := calltest.ToneCall(300, 1000)
 	for range b.N {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		f := &fakeAsync{stall: true}
 		p := stream.NewPipeline(stream.DefaultConfig(), fakeRemote{f}, func(coach.Input) error { return nil })
-		feed(b, p, rep, pro, nil)
+		calltest.Feed(b, p, rep, pro, nil)
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		st := p.Stats()

@@ -1,9 +1,8 @@
-package stream
+package remote
 
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,16 +14,18 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
+	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/stream"
 )
 
 // DefaultBaseURL is the OpenAI API, used when neither the configuration
 // nor OPENAI_BASE_URL names another OpenAI-compatible service.
 const DefaultBaseURL = "https://api.openai.com/v1"
 
-// RemoteConfig says how to reach an OpenAI-compatible service (OpenAI,
+// Config says how to reach an OpenAI-compatible service (OpenAI,
 // whisper.cpp server, speaches, LocalAI, vLLM, Ollama).
-type RemoteConfig struct {
+type Config struct {
 	// BaseURL of the API, ending in /v1 for most servers.
 	BaseURL string
 	// APIKey is sent as a bearer token; String never shows it.
@@ -44,7 +45,7 @@ type RemoteConfig struct {
 
 // WithEnv fills an empty BaseURL and APIKey from getenv's OPENAI_BASE_URL
 // and OPENAI_API_KEY (pass os.Getenv), and BaseURL from DefaultBaseURL.
-func (c RemoteConfig) WithEnv(getenv func(string) string) RemoteConfig {
+func (c Config) WithEnv(getenv func(string) string) Config {
 	if c.BaseURL == "" && getenv != nil {
 		c.BaseURL = getenv("OPENAI_BASE_URL")
 	}
@@ -58,7 +59,7 @@ func (c RemoteConfig) WithEnv(getenv func(string) string) RemoteConfig {
 }
 
 // String describes the configuration without its key.
-func (c RemoteConfig) String() string {
+func (c Config) String() string {
 	key := "none"
 	if c.APIKey != "" {
 		key = "set"
@@ -67,10 +68,10 @@ func (c RemoteConfig) String() string {
 }
 
 // LogValue keeps the key out of structured logs too.
-func (c RemoteConfig) LogValue() string { return c.String() }
+func (c Config) LogValue() string { return c.String() }
 
 // Host returns the host the service runs on.
-func (c RemoteConfig) Host() string {
+func (c Config) Host() string {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil {
 		return ""
@@ -79,15 +80,15 @@ func (c RemoteConfig) Host() string {
 }
 
 // Check validates the base URL and enforces NoRemote.
-func (c RemoteConfig) Check() error {
+func (c Config) Check() error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("bad base URL %q: want http(s)://host/...", c.BaseURL)
+		return fmt.Errorf("bad base URL %q: want http(s)://host/path", c.BaseURL)
 	}
 	switch u.Scheme {
 	case "http", "https", "ws", "wss":
 	default:
-		return fmt.Errorf("bad base URL %q: want http(s)://host/...", c.BaseURL)
+		return fmt.Errorf("bad base URL %q: want http(s)://host/path", c.BaseURL)
 	}
 	if c.Model == "" {
 		return errors.New("no model configured")
@@ -109,7 +110,7 @@ func IsLoopback(host string) bool {
 
 // NewOpenAIClient returns a go-openai client for c (after Check) whose
 // answers' status and Retry-After can be read with WithAnswer.
-func NewOpenAIClient(c RemoteConfig) (*openai.Client, error) {
+func NewOpenAIClient(c Config) (*openai.Client, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ func APIError(err error, wrap func(error) error) error {
 
 // OpenAIConfig tunes the OpenAI-compatible /audio/transcriptions backend.
 type OpenAIConfig struct {
-	Remote RemoteConfig
+	Remote Config
 	// Format is "json" (default), "verbose_json" or "text".
 	Format string
 	// Prompt guides the model's spelling (product names, jargon).
@@ -161,7 +162,7 @@ type OpenAIConfig struct {
 // DefaultOpenAIConfig returns the per-segment transcription defaults.
 func DefaultOpenAIConfig() OpenAIConfig {
 	return OpenAIConfig{
-		Remote:       RemoteConfig{Model: openai.GPT4oMiniTranscribe, Resilience: DefaultResilience()},
+		Remote:       Config{Model: openai.GPT4oMiniTranscribe, Resilience: DefaultResilience()},
 		Format:       "json",
 		MaxSegmentMS: 120000,
 		NoSpeechProb: 0.8,
@@ -170,9 +171,9 @@ func DefaultOpenAIConfig() OpenAIConfig {
 
 // OpenAI transcribes each finished speech segment with one request to an
 // OpenAI-compatible /audio/transcriptions endpoint, sending it as an
-// in-memory 16 kHz WAV. It implements Async (what a Pipeline uses) and
-// Transcriber; it is safe for concurrent use by many sessions, which share
-// its Guard.
+// in-memory 16 kHz WAV. It implements stream.Async (what a Pipeline uses)
+// and stream.Transcriber; it is safe for concurrent use by many sessions,
+// which share its Guard.
 type OpenAI struct {
 	cfg    OpenAIConfig
 	client *openai.Client
@@ -180,24 +181,30 @@ type OpenAI struct {
 }
 
 var (
-	_ Transcriber = (*OpenAI)(nil)
-	_ Async       = (*OpenAI)(nil)
+	_ stream.Transcriber = (*OpenAI)(nil)
+	_ stream.Async       = (*OpenAI)(nil)
 )
+
+// withDefaults returns c with its zero fields set to the defaults.
+func (c OpenAIConfig) withDefaults() OpenAIConfig {
+	d := DefaultOpenAIConfig()
+	if c.Format == "" {
+		c.Format = d.Format
+	}
+	if c.MaxSegmentMS <= 0 {
+		c.MaxSegmentMS = d.MaxSegmentMS
+	}
+	return c
+}
 
 // NewOpenAI returns the backend for cfg; it fails without any network I/O
 // on a bad configuration or when NoRemote forbids the host.
 func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
-	d := DefaultOpenAIConfig()
-	if cfg.Format == "" {
-		cfg.Format = d.Format
-	}
+	cfg = cfg.withDefaults()
 	switch cfg.Format {
 	case "json", "verbose_json", "text":
 	default:
 		return nil, fmt.Errorf("openai transcription: unsupported response format %q", cfg.Format)
-	}
-	if cfg.MaxSegmentMS <= 0 {
-		cfg.MaxSegmentMS = d.MaxSegmentMS
 	}
 	c, err := NewOpenAIClient(cfg.Remote)
 	if err != nil {
@@ -206,17 +213,20 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	return &OpenAI{cfg: cfg, client: c, guard: NewGuard(cfg.Remote.Resilience)}, nil
 }
 
-// Backend implements Describer.
-func (o *OpenAI) Backend() Backend {
-	return Backend{Role: "asr", Name: "openai", Remote: !o.cfg.Remote.Local(), Host: o.cfg.Remote.Host(), Model: o.cfg.Remote.Model}
+// Backend implements stream.Describer.
+func (o *OpenAI) Backend() stream.Backend {
+	return stream.Backend{Role: "asr", Name: "openai", Remote: !o.cfg.Remote.Local(), Host: o.cfg.Remote.Host(), Model: o.cfg.Remote.Model}
 }
 
 // Local reports whether the service runs on this machine (a loopback
 // host): then nothing leaves it.
-func (c RemoteConfig) Local() bool {
+func (c Config) Local() bool {
 	u, err := url.Parse(c.BaseURL)
 	return err == nil && IsLoopback(u.Hostname())
 }
+
+// Reason implements stream.Reasoner.
+func (o *OpenAI) Reason(err error) string { return Reason(err) }
 
 // Guard returns the backend's shared guard (for metrics).
 func (o *OpenAI) Guard() *Guard { return o.guard }
@@ -224,7 +234,7 @@ func (o *OpenAI) Guard() *Guard { return o.guard }
 // Transcribe sends one segment of 16 kHz samples and returns its
 // transcript. It blocks for up to the Resilience budget.
 func (o *OpenAI) Transcribe(ctx context.Context, pcm []int16) (string, error) {
-	wav := EncodeWAV16(pcm)
+	wav := audio.EncodeWAV16(pcm, stream.Rate)
 	var text string
 	err := o.guard.Do(ctx, func(ctx context.Context) error {
 		actx, wrap := WithAnswer(ctx)
@@ -261,16 +271,16 @@ func (o *OpenAI) text(resp openai.AudioResponse) string {
 	return strings.Join(parts, " ")
 }
 
-// Start implements Transcriber: the returned Utterance's Finish blocks on
+// Start implements stream.Transcriber: the returned Utterance's Finish blocks on
 // the request.
-func (o *OpenAI) Start(context.Context) (Utterance, error) {
-	return startSync(o, coach.NoSpeaker), nil
+func (o *OpenAI) Start(context.Context) (stream.Utterance, error) {
+	return stream.Blocking(o, coach.NoSpeaker), nil
 }
 
-// Open implements Async.
-func (o *OpenAI) Open(sp coach.Speaker, out chan<- Result) Stream {
+// Open implements stream.Async.
+func (o *OpenAI) Open(sp coach.Speaker, out chan<- stream.Result) stream.Stream {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &openaiStream{o: o, out: out, ctx: ctx, cancel: cancel, max: o.cfg.MaxSegmentMS * Rate / 1000}
+	return &openaiStream{o: o, out: out, ctx: ctx, cancel: cancel, max: o.cfg.MaxSegmentMS * stream.Rate / 1000}
 }
 
 // openaiStream collects a segment's audio and uploads it when it ends.
@@ -278,7 +288,7 @@ func (o *OpenAI) Open(sp coach.Speaker, out chan<- Result) Stream {
 // Close), not a request's, which is why it is kept in the struct.
 type openaiStream struct {
 	o      *OpenAI
-	out    chan<- Result
+	out    chan<- stream.Result
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -291,7 +301,7 @@ type openaiStream struct {
 
 func (s *openaiStream) Begin(id uint64) {
 	s.id, s.on = id, true
-	s.pcm = make([]int16, 0, 4*Rate)
+	s.pcm = make([]int16, 0, 4*stream.Rate)
 }
 
 func (s *openaiStream) Write(pcm []int16) {
@@ -317,7 +327,7 @@ func (s *openaiStream) End() error {
 	s.wg.Go(func() {
 		text, err := s.o.Transcribe(s.ctx, pcm)
 		select {
-		case s.out <- Result{Seg: id, Text: text, Final: true, Err: err}:
+		case s.out <- stream.Result{Seg: id, Text: text, Final: true, Err: err}:
 		case <-s.ctx.Done():
 		}
 	})
@@ -327,14 +337,4 @@ func (s *openaiStream) End() error {
 func (s *openaiStream) Close() {
 	s.cancel()
 	s.wg.Wait()
-}
-
-// EncodeWAV16 returns 16 kHz mono 16-bit samples as a WAV file in memory.
-func EncodeWAV16(pcm []int16) []byte {
-	b := make([]byte, 44+2*len(pcm))
-	copy(b, wavHeader(Rate, 1, int64(2*len(pcm))))
-	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	return b
 }

@@ -1,4 +1,4 @@
-package stream_test
+package sphinx_test
 
 import (
 	"context"
@@ -7,19 +7,21 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
+	"github.com/cuecard/cuecard/internal/wer"
 	"github.com/cuecard/cuecard/stream"
-	"github.com/cuecard/cuecard/stream/internal/wer"
 	"github.com/cuecard/cuecard/synth"
 )
 
 func TestSphinxRecognizesSynthesizedCall(t *testing.T) {
-	requireModel(t)
-	call := synthCall(t, testCall, synth.DefaultOptions())
+	calltest.RequireModel(t)
+	call := calltest.SynthCall(t, calltest.Call, synth.DefaultOptions())
 	s := testSphinx(t, 0)
 	got := recognize(t, s, call)
 	var text [3]string
-	for _, f := range kinds(got, coach.Final) {
+	for _, f := range calltest.Kinds(got, coach.Final) {
 		text[f.Speaker] += " " + f.Text
 	}
 	// A few content words per side must come through the recognizer.
@@ -40,7 +42,7 @@ func TestSphinxRecognizesSynthesizedCall(t *testing.T) {
 			t.Errorf("%s said %q, want most of %v", c.sp, text[c.sp], c.words)
 		}
 	}
-	if len(kinds(got, coach.Partial)) == 0 {
+	if len(calltest.Kinds(got, coach.Partial)) == 0 {
 		t.Error("no partial hypotheses")
 	}
 	// Every decoder is back in the pool: both can be taken at once.
@@ -61,9 +63,9 @@ func TestSphinxRecognizesSynthesizedCall(t *testing.T) {
 }
 
 func TestSphinxBadModel(t *testing.T) {
-	cfg := stream.DefaultSphinxConfig()
+	cfg := sphinx.DefaultConfig()
 	cfg.HMM = "/nonexistent/model"
-	if _, err := stream.NewSphinx(cfg); !errors.Is(err, stream.ErrModel) {
+	if _, err := sphinx.New(cfg); !errors.Is(err, sphinx.ErrModel) {
 		t.Fatalf("err = %v, want ErrModel", err)
 	}
 }
@@ -78,18 +80,18 @@ func canceled() context.Context {
 // with a cepstral mean estimated from its own first seconds, not the
 // model's, which PocketSphinx would otherwise leave behind only slowly.
 func TestSphinxPrimesChannelMean(t *testing.T) {
-	requireModel(t)
+	calltest.RequireModel(t)
 	utts := []synth.Utterance{
 		{Speaker: coach.Rep, StartMS: 500, EndMS: 4500, Text: "Hi Jordan, thanks for making the time. How's your week going so far?"},
 		{Speaker: coach.Prospect, StartMS: 5000, EndMS: 9000, Text: "Oh, it's been a long week, we had the whole board in town on Monday."},
 	}
-	call := synthCall(t, utts, synth.DefaultOptions())
+	call := calltest.SynthCall(t, utts, synth.DefaultOptions())
 	errs := func(primeMS int) int {
 		got := recognize(t, testSphinx(t, primeMS), call)
 		n := 0
 		for _, u := range utts {
 			var hyp []string
-			for _, f := range kinds(got, coach.Final) {
+			for _, f := range calltest.Kinds(got, coach.Final) {
 				if f.Speaker == u.Speaker {
 					hyp = append(hyp, strings.Fields(f.Text)...)
 				}
@@ -100,7 +102,7 @@ func TestSphinxPrimesChannelMean(t *testing.T) {
 		}
 		return n
 	}
-	primed, unprimed := errs(stream.DefaultPrimeMS), errs(-1)
+	primed, unprimed := errs(sphinx.DefaultPrimeMS), errs(-1)
 	if primed >= unprimed {
 		t.Fatalf("first sentences: %d word errors with priming, %d without; want fewer with", primed, unprimed)
 	}
@@ -108,12 +110,12 @@ func TestSphinxPrimesChannelMean(t *testing.T) {
 
 // testSphinx is a two-decoder pool with the default settings and the given
 // PrimeMS, closed when the test ends.
-func testSphinx(t *testing.T, primeMS int) *stream.Sphinx {
+func testSphinx(t *testing.T, primeMS int) *sphinx.Recognizer {
 	t.Helper()
-	cfg := stream.DefaultSphinxConfig()
+	cfg := sphinx.DefaultConfig()
 	cfg.PoolSize = 2
 	cfg.PrimeMS = primeMS
-	s, err := stream.NewSphinx(cfg)
+	s, err := sphinx.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,10 +124,10 @@ func testSphinx(t *testing.T, primeMS int) *stream.Sphinx {
 }
 
 // recognize runs call through a default pipeline on s.
-func recognize(t *testing.T, s *stream.Sphinx, call *synth.Result) []coach.Input {
+func recognize(t *testing.T, s *sphinx.Recognizer, call *synth.Result) []coach.Input {
 	t.Helper()
-	return collect(t, func(emit func(coach.Input) error) error {
-		return stream.AnalyzeFiles(context.Background(), stream.DefaultConfig(), s, call.Rep, call.Prospect, emit)
+	return calltest.Collect(t, func(emit func(coach.Input) error) error {
+		return stream.AnalyzeFiles(context.Background(), calltest.Config(), s, call.Rep, call.Prospect, emit)
 	})
 }
 
