@@ -42,6 +42,9 @@ type Config struct {
 	MaxReviews int
 	// MaxBody bounds a refined body, in bytes.
 	MaxBody int
+	// NoLabels turns off the second detector: without it, every final
+	// utterance is also labelled with the coach's signals (see Labeler).
+	NoLabels bool
 }
 
 // DefaultConfig returns the defaults.

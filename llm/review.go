@@ -99,18 +99,47 @@ type Reviewer struct {
 	now    func() time.Time
 
 	started, sent, late, failed, dropped atomic.Int64
+
+	// lab labels every final utterance (nil with NoLabels).
+	lab *Labeler
 }
 
-// NewReviewer returns a Reviewer for one session.
+// NewReviewer returns a Reviewer for one session; unless the Config says
+// NoLabels, it also runs a Labeler for it (see Labels).
 func (c *Client) NewReviewer() *Reviewer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Reviewer{c: c, out: make(chan coach.Event, 16), ctx: ctx, cancel: cancel, now: time.Now}
+	r := &Reviewer{c: c, out: make(chan coach.Event, 16), ctx: ctx, cancel: cancel, now: time.Now}
+	if !c.cfg.NoLabels {
+		r.lab = c.NewLabeler()
+	}
+	return r
+}
+
+// Labels delivers the Labeler's inputs for the session's engine (AtMS 0:
+// the session stamps them); a nil channel, which never delivers, with
+// NoLabels.
+func (r *Reviewer) Labels() <-chan coach.Input {
+	if r.lab == nil {
+		return nil
+	}
+	return r.lab.Labels()
+}
+
+// LabelStats returns the Labeler's counters (zero with NoLabels).
+func (r *Reviewer) LabelStats() LabelStats {
+	if r.lab == nil {
+		return LabelStats{}
+	}
+	return r.lab.Stats()
 }
 
 // Observe feeds one event the session emitted. Final transcripts are kept
 // as context; a cue of a reviewed kind starts a review unless MaxReviews
 // are already running (then it is dropped and counted). It never blocks.
 func (r *Reviewer) Observe(ev coach.Event) {
+	if r.lab != nil {
+		r.lab.Observe(ev)
+	}
 	switch {
 	case ev.Type == coach.EventTranscript && ev.Final:
 		r.lines = append(r.lines, LineOf(ev))
@@ -156,8 +185,12 @@ func (r *Reviewer) Stats() ReviewStats {
 	return ReviewStats{Started: r.started.Load(), Sent: r.sent.Load(), Late: r.late.Load(), Failed: r.failed.Load(), Dropped: r.dropped.Load()}
 }
 
-// Close cancels the reviews still running and waits for them.
+// Close cancels the reviews and labelling still running and waits for
+// them.
 func (r *Reviewer) Close() {
 	r.cancel()
 	r.wg.Wait()
+	if r.lab != nil {
+		r.lab.Close()
+	}
 }

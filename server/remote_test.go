@@ -112,8 +112,11 @@ func TestLanguageModelReviewsAndNotes(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"text":"honestly the big problem is scheduling our crews keep missing deliveries and the customers are angry about it"}`)
 	}, func(schema string) string {
-		if schema == "cue_review" {
+		switch schema {
+		case "cue_review":
 			return `{"verdict":"withdrawn","body":"","reason":"the same line every time: not a real answer"}`
+		case "utterance_signals":
+			return `{"signals":["business","pain"]}`
 		}
 		return `{"summary":"A short call about scheduling.","next_steps":["Send the pilot outline"],"coaching":["Ask one more question before offering help"]}`
 	})
@@ -180,4 +183,56 @@ func (a testAdvisor) Notes(ctx context.Context, finals []coach.Event, sum *coach
 		return nil, err
 	}
 	return json.Marshal(n)
+}
+
+// TestLanguageModelAddsMissedCue streams a call whose every utterance the
+// signal model reads as plain business talk, while the language model, the
+// second detector, reads the prospect's as a concrete problem: the card
+// the model missed reaches the client, marked as the language model's.
+func TestLanguageModelAddsMissedCue(t *testing.T) {
+	needCall(t)
+	api := openAIServer(t, func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"text":"our drivers leave the yard at six and come back around four"}`)
+	}, func(schema string) string {
+		switch schema {
+		case "utterance_signals":
+			return `{"signals":["business","pain"]}` // the rep's pain is dropped: reps name no problems
+		case "cue_review":
+			return `{"verdict":"confirmed","body":"","reason":"real"}`
+		}
+		return `{"summary":"s","next_steps":[],"coaching":[]}`
+	})
+	ocfg := remote.DefaultOpenAIConfig()
+	ocfg.Remote.BaseURL, ocfg.Remote.APIKey, ocfg.Remote.Resilience = api.URL+"/v1", "sk-test", fastResilience()
+	tr, err := remote.NewOpenAI(ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcfg := llm.DefaultConfig()
+	lcfg.Remote.BaseURL, lcfg.Remote.APIKey = api.URL+"/v1", "sk-test"
+	adv, err := llm.New(lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.Advisor = testAdvisor{adv} }, tr)
+	id := ts.create(t)
+	var got collector
+	if err := ts.cl.Stream(context.Background(), id, rep(), prospect(), client.StreamOptions{Speed: 2}, got.add); err != nil {
+		t.Fatal(err)
+	}
+	var fromLLM []coach.Event
+	for _, c := range filter(got.all(), "cue") {
+		if c.Source != "" {
+			fromLLM = append(fromLLM, c)
+		}
+	}
+	if len(fromLLM) == 0 {
+		t.Fatalf("no cue from the language model's labels; cues: %+v", filter(got.all(), "cue"))
+	}
+	for _, c := range fromLLM {
+		if c.Source != "llm" || c.Cue != "future_forward" || c.Speaker != coach.Prospect {
+			t.Errorf("cue %+v, want future_forward on a prospect utterance from llm", c)
+		}
+	}
 }

@@ -98,11 +98,13 @@ type Advisor interface {
 }
 
 // Reviewer is fed every event of one session and sends back, when it has
-// them, cue_update events (their AtMS is set by the session). Close ends
-// its work and waits for it.
+// them, cue_update events and a second detector's Labels inputs for the
+// coach (the session sets their AtMS). Close ends its work and waits for
+// it.
 type Reviewer interface {
 	Observe(ev coach.Event)
 	Updates() <-chan coach.Event
+	Labels() <-chan coach.Input
 	Close()
 }
 

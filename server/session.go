@@ -241,9 +241,10 @@ func (ls *liveSession) run(ctx context.Context) {
 		close(ls.done)
 	}()
 	var reviews <-chan coach.Event
+	var labels <-chan coach.Input
 	if s.cfg.Advisor != nil {
 		ls.review = s.cfg.Advisor.Review()
-		reviews = ls.review.Updates()
+		reviews, labels = ls.review.Updates(), ls.review.Labels()
 	}
 	ls.persistWG.Add(1)
 	go ls.persist(log)
@@ -269,6 +270,13 @@ loop:
 			up.AtMS = ls.call.Now()
 			if err := ls.onEvent(up); err != nil {
 				log.Error("review", "err", err)
+			}
+		case in := <-labels:
+			// A second reading of a final utterance: the coach may add the
+			// cue its model missed or withdraw one, now.
+			in.AtMS = ls.call.Now()
+			if err := ls.call.Step(in); err != nil {
+				log.Error("labels", "err", err)
 			}
 		case now := <-tick.C:
 			if now.Sub(lastPersist) >= s.cfg.PersistInterval {
