@@ -267,17 +267,9 @@ loop:
 				break loop
 			}
 		case up := <-reviews:
-			up.AtMS = ls.call.Now()
-			if err := ls.onEvent(up); err != nil {
-				log.Error("review", "err", err)
-			}
+			ls.onAdvice(log, up, coach.Input{})
 		case in := <-labels:
-			// A second reading of a final utterance: the coach may add the
-			// cue its model missed or withdraw one, now.
-			in.AtMS = ls.call.Now()
-			if err := ls.call.Step(in); err != nil {
-				log.Error("labels", "err", err)
-			}
+			ls.onAdvice(log, coach.Event{}, in)
 		case now := <-tick.C:
 			if now.Sub(lastPersist) >= s.cfg.PersistInterval {
 				ls.flushPending(false)
@@ -299,6 +291,24 @@ loop:
 		}
 	}
 	ls.finish(log, reason)
+}
+
+// onAdvice takes the language model's advice, stamped with the call's
+// media time now: a cue_update (up) goes out as it is; a second reading of
+// a final utterance (labels) goes to the coach, which may add the cue its
+// model missed or withdraw one.
+func (ls *liveSession) onAdvice(log *slog.Logger, up coach.Event, labels coach.Input) {
+	var err error
+	if up.Type != "" {
+		up.AtMS = ls.call.Now()
+		err = ls.onEvent(up)
+	} else {
+		labels.AtMS = ls.call.Now()
+		err = ls.call.Step(labels)
+	}
+	if err != nil {
+		log.Error("language model advice", "err", err)
+	}
 }
 
 // handle processes one item from a source; it returns why the session
