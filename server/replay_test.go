@@ -289,7 +289,7 @@ func TestBacktest(t *testing.T) {
 		t.Fatalf("the short call fires no future_forward: %v", fired)
 	}
 	src := string(coach.DefaultPlaybookYAML())
-	const ffWhen = `when: u.speaker == "prospect" && u.concrete_pain && stage == "discovery"`
+	const ffWhen = `when: u.concrete_pain && !state.asked_future`
 	if !strings.Contains(src, ffWhen) {
 		t.Fatal("default playbook changed: update the test")
 	}

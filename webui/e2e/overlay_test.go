@@ -331,7 +331,12 @@ func TestOverlayCoachesLiveCall(t *testing.T) {
 	}
 	waitFor(t, ctx, "the dismissed card in the history", fmt.Sprintf(`!!document.querySelector('#history li[data-id=%q]') && document.querySelector('#cue').dataset.id !== %q`, card, card), 5*time.Second)
 
-	waitFor(t, ctx, "the door_opened cue card", hasCue("door_opened"), 60*time.Second)
+	// The prospect's last line values the fixed future and asks for help:
+	// depending on what the recognizer hears of it ("so how can you help
+	// us" or "so hi can you help us"), the card is door_opened or
+	// make_the_ask.
+	waitFor(t, ctx, "the door_opened or make_the_ask cue card",
+		hasCue("door_opened")+" || "+hasCue("make_the_ask"), 60*time.Second)
 	stopCall(t, ctx)
 
 	// What the page showed is what the server sent.
@@ -355,10 +360,8 @@ func TestOverlayCoachesLiveCall(t *testing.T) {
 			t.Errorf("cue %s shown as %s %q, sent as %s %q", ev.ID, c.Cue, c.Evidence, ev.Cue, ev.Evidence)
 		}
 	}
-	for _, want := range []string{"future_forward", "door_opened"} {
-		if !names[want] {
-			t.Errorf("server sent no %s cue (sent %v)", want, names)
-		}
+	if !names["future_forward"] || !names["door_opened"] && !names["make_the_ask"] {
+		t.Errorf("server sent %v, want future_forward and door_opened or make_the_ask", names)
 	}
 
 	stages := h.events(t, id, "stage")
