@@ -93,12 +93,24 @@ lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
 
 # fuzz runs every fuzz target briefly (FUZZTIME each).
+# A target that fails with "context deadline exceeded" and writes no failing
+# input has hit a race in Go's fuzzing coordinator at the end of -fuzztime
+# (go.dev/issue/75804, fixed in Go 1.27), not a bug of ours: it is run once
+# more. A failure that writes an input, or fails twice, fails the target.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/cuecard-fuzz.log 2>&1 || \
-				{ grep -v '^fuzz: elapsed' /tmp/cuecard-fuzz.log; exit 1; }; \
+			dir=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
+			for try in 1 2; do \
+				before=$$(ls $$dir 2>/dev/null | wc -l); \
+				if $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/cuecard-fuzz.log 2>&1; then break; fi; \
+				after=$$(ls $$dir 2>/dev/null | wc -l); \
+				if [ $$try = 1 ] && [ "$$before" = "$$after" ] && grep -q 'context deadline exceeded' /tmp/cuecard-fuzz.log; then \
+					echo "fuzz $$f: the coordinator's deadline race (no failing input written), once more"; continue; \
+				fi; \
+				grep -v '^fuzz: elapsed' /tmp/cuecard-fuzz.log; exit 1; \
+			done; \
 		done; \
 	done
 
