@@ -120,19 +120,7 @@ func TestLanguageModelReviewsAndNotes(t *testing.T) {
 		}
 		return `{"summary":"A short call about scheduling.","next_steps":["Send the pilot outline"],"coaching":["Ask one more question before offering help"]}`
 	})
-	ocfg := remote.DefaultOpenAIConfig()
-	ocfg.Remote.BaseURL, ocfg.Remote.APIKey, ocfg.Remote.Resilience = api.URL+"/v1", "sk-test", fastResilience()
-	tr, err := remote.NewOpenAI(ocfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lcfg := llm.DefaultConfig()
-	lcfg.Remote.BaseURL, lcfg.Remote.APIKey = api.URL+"/v1", "sk-test"
-	adv, err := llm.New(lcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.Advisor = testAdvisor{adv} }, tr)
+	ts := advisedServer(t, api)
 	id := ts.create(t)
 	var got collector
 	if err := ts.cl.Stream(context.Background(), id, rep(), prospect(), client.StreamOptions{Speed: 4}, got.add); err != nil {
@@ -166,6 +154,25 @@ func TestLanguageModelReviewsAndNotes(t *testing.T) {
 	if len(rp.Notes.NextSteps) != 1 {
 		t.Fatalf("replay notes %+v", rp.Notes)
 	}
+}
+
+// advisedServer starts a server that transcribes with api's
+// transcriptions and takes the advice of its chat model.
+func advisedServer(t *testing.T, api *httptest.Server) *testServer {
+	t.Helper()
+	ocfg := remote.DefaultOpenAIConfig()
+	ocfg.Remote.BaseURL, ocfg.Remote.APIKey, ocfg.Remote.Resilience = api.URL+"/v1", "sk-test", fastResilience()
+	tr, err := remote.NewOpenAI(ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcfg := llm.DefaultConfig()
+	lcfg.Remote.BaseURL, lcfg.Remote.APIKey = api.URL+"/v1", "sk-test"
+	adv, err := llm.New(lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newTestServer(t, t.TempDir(), func(c *server.Config) { c.Advisor = testAdvisor{adv} }, tr)
 }
 
 // testAdvisor adapts the language-model client as cuecard serve does.
@@ -203,19 +210,7 @@ func TestLanguageModelAddsMissedCue(t *testing.T) {
 		}
 		return `{"summary":"s","next_steps":[],"coaching":[]}`
 	})
-	ocfg := remote.DefaultOpenAIConfig()
-	ocfg.Remote.BaseURL, ocfg.Remote.APIKey, ocfg.Remote.Resilience = api.URL+"/v1", "sk-test", fastResilience()
-	tr, err := remote.NewOpenAI(ocfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lcfg := llm.DefaultConfig()
-	lcfg.Remote.BaseURL, lcfg.Remote.APIKey = api.URL+"/v1", "sk-test"
-	adv, err := llm.New(lcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.Advisor = testAdvisor{adv} }, tr)
+	ts := advisedServer(t, api)
 	id := ts.create(t)
 	var got collector
 	if err := ts.cl.Stream(context.Background(), id, rep(), prospect(), client.StreamOptions{Speed: 2}, got.add); err != nil {
