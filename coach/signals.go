@@ -490,7 +490,7 @@ func (m *SignalModel) Scores(speaker Speaker, text, ctx string) map[string]float
 	return out
 }
 
-// Drivers returns, for each label that scores at least min, the words
+// drivers returns, for each label that scores at least min, the words
 // that raised its score most (at most n), strongest first.
 func (m *SignalModel) drivers(f *features, t *text, spk Speaker, min float64, n int) map[string][]string {
 	out := map[string][]string{}
