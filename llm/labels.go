@@ -61,9 +61,7 @@ var labelSystem = func() string {
 // after lines (the call's recent final transcript). It returns only names
 // the speaker can give. It blocks for up to the Resilience budget.
 func (c *Client) Label(ctx context.Context, u Line, lines []Line) ([]string, error) {
-	if n := c.cfg.ContextLines; len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
+	lines = recent(lines, c.cfg.ContextLines)
 	user := fmt.Sprintf("Transcript (most recent last):\n%s\nUtterance to label (%s): %q\n", render(lines), u.Speaker, u.Text)
 	var r struct {
 		Signals []string `json:"signals"`
@@ -124,10 +122,7 @@ func (l *Labeler) Observe(ev coach.Event) {
 	}
 	u := LineOf(ev)
 	lines := slices.Clone(l.lines)
-	l.lines = append(l.lines, u)
-	if n := l.c.cfg.ContextLines; len(l.lines) > 2*n {
-		l.lines = append(l.lines[:0], l.lines[len(l.lines)-n:]...)
-	}
+	l.lines = keepLine(l.lines, u, l.c.cfg.ContextLines)
 	if l.pending.Add(1) > int64(l.c.cfg.MaxReviews) {
 		l.pending.Add(-1)
 		l.dropped.Add(1)

@@ -38,9 +38,7 @@ type Review struct {
 // Reviewer calls it in the background, offline analysis may call it
 // directly for a deterministic order.
 func (c *Client) Review(ctx context.Context, cue coach.Event, lines []Line) (Review, error) {
-	if n := c.cfg.ContextLines; len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
+	lines = recent(lines, c.cfg.ContextLines)
 	user := fmt.Sprintf("Transcript (most recent last):\n%s\nCue shown: %q (%s)\nBody: %s\nTriggered by: %q\n",
 		render(lines), cue.Title, cue.Cue, cue.Body, cue.Evidence)
 	var r Review
@@ -60,6 +58,24 @@ func (c *Client) Review(ctx context.Context, cue coach.Event, lines []Line) (Rev
 	}
 	r.Reason = clip(strings.TrimSpace(r.Reason), 200)
 	return r, nil
+}
+
+// recent returns the last n of lines.
+func recent(lines []Line, n int) []Line {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// keepLine appends l to the context lines, keeping at least the last n
+// (the slice is cut back to n when it reaches twice that).
+func keepLine(lines []Line, l Line, n int) []Line {
+	lines = append(lines, l)
+	if len(lines) > 2*n {
+		lines = append(lines[:0], lines[len(lines)-n:]...)
+	}
+	return lines
 }
 
 func clip(s string, n int) string {
@@ -142,10 +158,7 @@ func (r *Reviewer) Observe(ev coach.Event) {
 	}
 	switch {
 	case ev.Type == coach.EventTranscript && ev.Final:
-		r.lines = append(r.lines, LineOf(ev))
-		if n := r.c.cfg.ContextLines; len(r.lines) > 2*n {
-			r.lines = append(r.lines[:0], r.lines[len(r.lines)-n:]...)
-		}
+		r.lines = keepLine(r.lines, LineOf(ev), r.c.cfg.ContextLines)
 	case ev.Type == coach.EventCue && slices.Contains(r.c.cfg.Cues, ev.Cue):
 		if r.pending.Add(1) > int64(r.c.cfg.MaxReviews) {
 			r.pending.Add(-1)
