@@ -32,12 +32,17 @@ type Client struct {
 	HTTP *http.Client
 	// Origin, if set, is sent on WebSocket handshakes.
 	Origin string
+	// Token is the API token (or a session's ingest token) sent as
+	// "Authorization: Bearer" on every request.
+	Token string
 }
 
 // Session is what the server answers for a created session.
 type Session struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+	// IngestToken streams this session and nothing else.
+	IngestToken string `json:"ingest_token"`
 }
 
 // CreateRequest describes a new session; every field is optional.
@@ -63,6 +68,13 @@ func (c *Client) http() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second}
 }
 
+// authorize adds the client's token to h.
+func (c *Client) authorize(h http.Header) {
+	if c.Token != "" {
+		h.Set("Authorization", "Bearer "+c.Token)
+	}
+}
+
 // CreateSession creates a session for a live call.
 func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (Session, error) {
 	body, _ := json.Marshal(req)
@@ -71,6 +83,7 @@ func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (Session,
 		return Session{}, err
 	}
 	r.Header.Set("Content-Type", "application/json")
+	c.authorize(r.Header)
 	resp, err := c.http().Do(r)
 	if err != nil {
 		return Session{}, err
@@ -195,6 +208,7 @@ func (c *Client) dial(ctx context.Context, u *url.URL) (*websocket.Conn, error) 
 		u.Scheme = "wss"
 	}
 	h := http.Header{}
+	c.authorize(h)
 	if c.Origin != "" {
 		h.Set("Origin", c.Origin)
 	}

@@ -1,20 +1,24 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 )
@@ -24,39 +28,45 @@ const maxJSONBody = 64 << 10
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	rt := router{s: s, mux: mux}
+	const read, strm, adm = auth.ScopeRead, auth.ScopeStream, auth.ScopeAdmin
+	rt.handleFunc("GET /healthz", Public, "", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	mux.Handle("GET /metrics", s.metrics.handler())
-	mux.HandleFunc("POST /v1/sessions", s.handleCreate)
-	mux.HandleFunc("GET /v1/sessions", s.handleList)
-	mux.HandleFunc("GET /v1/sessions/{id}", s.handleGet)
-	mux.HandleFunc("GET /v1/sessions/{id}/stream", s.handleStream)
-	mux.HandleFunc("GET /v1/sessions/{id}/events", s.handleEvents)
-	mux.HandleFunc("GET /v1/sessions/{id}/audio", s.handleAudio)
-	mux.HandleFunc("GET /v1/sessions/{id}/comments", s.handleComments)
-	mux.HandleFunc("POST /v1/sessions/{id}/comments", s.handleAddComment)
-	mux.HandleFunc("PATCH /v1/sessions/{id}/comments/{cid}", s.handleUpdateComment)
-	mux.HandleFunc("DELETE /v1/sessions/{id}/comments/{cid}", s.handleDeleteComment)
-	mux.HandleFunc("GET /v1/playbook", s.handlePlaybook)
-	mux.HandleFunc("GET /v1/playbook/source", s.handlePlaybookSource)
-	mux.HandleFunc("POST /v1/playbook/check", s.handlePlaybookCheck)
-	mux.HandleFunc("GET /v1/sessions/{id}/replay", s.handleReplay)
-	mux.HandleFunc("GET /v1/sessions/{id}/transcript", s.handleTranscript)
-	mux.HandleFunc("GET /v1/reps", s.handleReps)
-	mux.HandleFunc("POST /v1/uploads", s.handleUpload)
-	mux.HandleFunc("GET /v1/uploads/{id}", s.handleUploadProgress)
-	mux.HandleFunc("POST /v1/backtest", s.handleBacktest)
+	if s.cfg.MetricsAddr == "" {
+		rt.handle("GET /metrics", Admin, adm, s.metrics.handler())
+	}
+	s.accountRoutes(rt)
+	s.callDataRoutes(rt)
+	rt.handleFunc("POST /v1/sessions", SignedIn, strm, s.handleCreate)
+	rt.handleFunc("GET /v1/sessions", SignedIn, read, s.handleList)
+	rt.handleFunc("GET /v1/sessions/{id}", SessionRead, read, s.handleGet)
+	rt.handleFunc("GET /v1/sessions/{id}/stream", SessionStream, strm, s.handleStream)
+	rt.handleFunc("GET /v1/sessions/{id}/events", SessionRead, read, s.handleEvents)
+	rt.handleFunc("GET /v1/sessions/{id}/audio", SessionRead, read, s.handleAudio)
+	rt.handleFunc("GET /v1/sessions/{id}/comments", SessionRead, read, s.handleComments)
+	rt.handleFunc("POST /v1/sessions/{id}/comments", SessionRead, read, s.handleAddComment)
+	rt.handleFunc("PATCH /v1/sessions/{id}/comments/{cid}", SessionRead, read, s.handleUpdateComment)
+	rt.handleFunc("DELETE /v1/sessions/{id}/comments/{cid}", SessionRead, read, s.handleDeleteComment)
+	rt.handleFunc("GET /v1/playbook", SignedIn, read, s.handlePlaybook)
+	rt.handleFunc("GET /v1/playbook/source", SignedIn, read, s.handlePlaybookSource)
+	rt.handleFunc("POST /v1/playbook/check", SignedIn, read, s.handlePlaybookCheck)
+	rt.handleFunc("GET /v1/sessions/{id}/replay", SessionRead, read, s.handleReplay)
+	rt.handleFunc("GET /v1/sessions/{id}/transcript", SessionRead, read, s.handleTranscript)
+	rt.handleFunc("GET /v1/reps", SignedIn, read, s.handleReps)
+	rt.handleFunc("POST /v1/uploads", SignedIn, strm, s.handleUpload)
+	rt.handleFunc("GET /v1/uploads/{id}", SignedIn, read, s.handleUploadProgress)
+	rt.handleFunc("POST /v1/backtest", SignedIn, read, s.handleBacktest)
 	if s.cfg.WebRTC != nil {
-		mux.HandleFunc("POST /v1/sessions/{id}/webrtc", s.handleWebRTC)
+		rt.handleFunc("POST /v1/sessions/{id}/webrtc", SessionStream, strm, s.handleWebRTC)
 	}
 	if s.cfg.UI != nil {
-		mux.HandleFunc("GET /sessions", s.handleLibraryPage)
-		mux.HandleFunc("GET /sessions/{id}", s.handleReplayPage)
-		mux.Handle("GET /", s.ui())
+		rt.handleFunc("GET /sessions", Public, "", s.handleLibraryPage)
+		rt.handleFunc("GET /sessions/{id}", Public, "", s.handleReplayPage)
+		rt.handle("GET /", Public, "", s.ui())
 	}
-	return mux
+	return s.protect(mux)
 }
 
 // httpError writes {"error": "..."} with the status that fits err.
@@ -75,6 +85,22 @@ func (s *Server) httpError(w http.ResponseWriter, r *http.Request, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, ErrShuttingDown):
 		code = http.StatusServiceUnavailable
+	case errors.Is(err, ErrUnauthenticated):
+		code = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cuecard"`)
+	case errors.Is(err, ErrForbidden):
+		code = http.StatusForbidden
+	case errors.Is(err, ErrRateLimited):
+		code = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", "10")
+	case errors.Is(err, errHostNotAllowed):
+		code = http.StatusMisdirectedRequest
+	case errors.Is(err, errNotJSON):
+		code = http.StatusUnsupportedMediaType
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrHeld), errors.Is(err, ErrLive), errors.Is(err, ErrNoConsent):
+		code = http.StatusConflict
+	case errors.Is(err, auth.ErrWeakPassword):
+		code = http.StatusBadRequest
 	}
 	if code == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -91,6 +117,16 @@ func badRequest(format string, args ...any) error {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// writeJSONLine writes v as one line of JSONL.
+func writeJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// errNotJSON is a JSON endpoint's request of another content type.
+var errNotJSON = errors.New("Content-Type must be application/json")
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -100,11 +136,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // readJSON decodes a bounded JSON body into v, rejecting unknown fields.
+// The body must be declared application/json: a browser cannot send that
+// across origins without asking first.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
-			return badRequest("content type %q: want application/json", ct)
-		}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return fmt.Errorf("%w (got %q)", errNotJSON, r.Header.Get("Content-Type"))
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
@@ -131,26 +167,109 @@ type createRequest struct {
 	Team        string `json:"team"`
 }
 
+// created is the answer to POST /v1/sessions: the session and the token
+// that streams it (for a client that should not hold the rep's own
+// credentials, such as a dialer).
+type created struct {
+	store.Session
+	IngestToken string `json:"ingest_token,omitempty"`
+}
+
+// handleCreate starts a session owned by the caller, in the team the
+// request names (one the caller belongs to) or the caller's first.
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	var req createRequest
-	if r.ContentLength != 0 {
+	if r.ContentLength != 0 || viaCookie(r) {
 		if err := readJSON(w, r, &req); err != nil {
 			s.httpError(w, r, err)
 			return
 		}
 	}
-	n := store.NewSession{Rep: req.Rep, Title: req.Title, Source: store.SourceLive, Consent: req.Consent,
-		ConsentText: req.ConsentText, SampleRate: req.SampleRate, Team: req.Team, Backend: s.cfg.Backend}
-	if req.Consent {
-		n.ConsentAt = time.Now()
+	p := principal(r)
+	team, err := s.sessionTeam(r.Context(), p, req.Team)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	n := store.NewSession{Rep: displayName(p), Title: req.Title, Source: store.SourceLive, Consent: req.Consent,
+		ConsentText: req.ConsentText, SampleRate: req.SampleRate, Team: team, Owner: p.UserID, Backend: s.cfg.Backend}
+	if req.Rep != "" && req.Rep != n.Rep {
+		s.httpError(w, r, badRequest("rep: a session belongs to the signed-in rep (%q)", n.Rep))
+		return
+	}
+	if err := s.consentRecord(r.Context(), p, &n); err != nil {
+		s.httpError(w, r, err)
+		return
 	}
 	ses, err := s.st.CreateSession(r.Context(), n)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
 	}
+	it, err := s.ingestToken(r.Context(), ses.ID)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
 	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
-	writeJSON(w, http.StatusCreated, ses)
+	writeJSON(w, http.StatusCreated, created{Session: ses, IngestToken: it})
+}
+
+// displayName is how a user is named on their sessions.
+func displayName(p *auth.Principal) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.Email
+}
+
+// sessionTeam resolves the team a new session of p belongs to: the one
+// named (by id or name), which p must be a member of (any, for an
+// administrator), or else p's first team as a rep, or first team at all.
+func (s *Server) sessionTeam(ctx context.Context, p *auth.Principal, name string) (string, error) {
+	if name == "" {
+		return firstTeam(p), nil
+	}
+	t, err := s.teamNamed(ctx, name, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", badRequest("team %q does not exist", name)
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, member := p.Teams[t.ID]; !member && !p.IsAdmin() {
+		return "", fmt.Errorf("%w: not a member of team %q", ErrForbidden, name)
+	}
+	return t.ID, nil
+}
+
+func firstTeam(p *auth.Principal) string {
+	ids := slices.Sorted(maps.Keys(p.Teams))
+	for _, id := range ids {
+		if p.Teams[id] == auth.RoleRep {
+			return id
+		}
+	}
+	if len(ids) > 0 {
+		return ids[0]
+	}
+	return ""
+}
+
+// accessOf restricts listings to what p may see; nil for an
+// administrator.
+func accessOf(p *auth.Principal) *store.Access {
+	if p.Role == auth.RoleAdmin {
+		return nil
+	}
+	a := &store.Access{Owner: p.UserID}
+	for id, role := range p.Teams {
+		if role == auth.RoleCoach {
+			a.Teams = append(a.Teams, id)
+		}
+	}
+	slices.Sort(a.Teams)
+	return a
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
@@ -159,6 +278,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	s.audit(r, "session.view", ses.ID, nil)
 	writeJSON(w, http.StatusOK, ses)
 }
 
@@ -230,6 +350,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	f.Access = accessOf(principal(r))
 	page, err := s.st.ListSessions(r.Context(), f)
 	if err != nil {
 		s.httpError(w, r, err)
@@ -253,6 +374,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	s.audit(r, "events.export", id, nil)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `inline; filename="`+id+`.events.jsonl"`)
 	err := s.st.ReadEvents(r.Context(), id, 0, func(_ int64, data []byte) error {
@@ -290,6 +412,9 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	if r.Header.Get("Range") == "" || strings.HasPrefix(r.Header.Get("Range"), "bytes=0-") {
+		s.audit(r, "recording.download", rec.SessionID, map[string]any{"speaker": string(sp)})
+	}
 	w.Header().Set("Content-Type", rec.ContentType)
 	http.ServeContent(w, r, filepath.Base(rec.Path), st.ModTime(), f)
 }
@@ -312,9 +437,11 @@ func (s *Server) handleComments(w http.ResponseWriter, r *http.Request) {
 }
 
 type commentRequest struct {
-	AtMS   *int64  `json:"at_ms"`
-	Text   *string `json:"text"`
-	Author string  `json:"author"`
+	AtMS *int64  `json:"at_ms"`
+	Text *string `json:"text"`
+	// Author is refused unless it is the signed-in user's own name: a
+	// comment's author is who wrote it.
+	Author string `json:"author"`
 }
 
 func (s *Server) handleAddComment(w http.ResponseWriter, r *http.Request) {
@@ -327,7 +454,12 @@ func (s *Server) handleAddComment(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, badRequest("at_ms and text are required"))
 		return
 	}
-	c, err := s.st.AddComment(r.Context(), r.PathValue("id"), *req.AtMS, *req.Text, req.Author)
+	p := principal(r)
+	if req.Author != "" && req.Author != displayName(p) {
+		s.httpError(w, r, badRequest("author: comments are signed by the signed-in user"))
+		return
+	}
+	c, err := s.st.AddComment(r.Context(), r.PathValue("id"), *req.AtMS, *req.Text, displayName(p), p.UserID)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -345,6 +477,10 @@ func (s *Server) handleUpdateComment(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, badRequest("author cannot be changed"))
 		return
 	}
+	if err := s.mayEditComment(r); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
 	c, err := s.st.UpdateComment(r.Context(), r.PathValue("id"), r.PathValue("cid"), store.CommentPatch{AtMS: req.AtMS, Text: req.Text})
 	if err != nil {
 		s.httpError(w, r, err)
@@ -353,7 +489,29 @@ func (s *Server) handleUpdateComment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
+// mayEditComment fails unless the caller wrote the comment or is an
+// administrator.
+func (s *Server) mayEditComment(r *http.Request) error {
+	cs, err := s.st.Comments(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.ID == r.PathValue("cid") {
+			if !principal(r).CanEditComment(c.AuthorID) {
+				return fmt.Errorf("%w: only its author or an administrator changes a comment", ErrForbidden)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("comment %q: %w", r.PathValue("cid"), store.ErrNotFound)
+}
+
 func (s *Server) handleDeleteComment(w http.ResponseWriter, r *http.Request) {
+	if err := s.mayEditComment(r); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
 	if err := s.st.DeleteComment(r.Context(), r.PathValue("id"), r.PathValue("cid")); err != nil {
 		s.httpError(w, r, err)
 		return

@@ -139,6 +139,11 @@ func (s *Server) backtestIDs(r *http.Request, req backtestRequest) ([]string, bo
 	case len(req.SessionIDs) > maxBacktestSessions:
 		return nil, false, badRequest("at most %d sessions per backtest", maxBacktestSessions)
 	case len(req.SessionIDs) > 0:
+		for _, id := range req.SessionIDs {
+			if _, err := s.readable(r.Context(), principal(r), id); err != nil {
+				return nil, false, fmt.Errorf("session %q: %w", id, err)
+			}
+		}
 		return req.SessionIDs, false, nil
 	case req.Filter == nil:
 		return nil, false, badRequest("give session_ids or filter")
@@ -155,6 +160,7 @@ func (s *Server) backtestIDs(r *http.Request, req backtestRequest) ([]string, bo
 	if err != nil {
 		return nil, false, err
 	}
+	f.Access = accessOf(principal(r))
 	page, err := s.st.ListSessions(r.Context(), f)
 	if err != nil {
 		return nil, false, err

@@ -72,3 +72,8 @@ func (m *metrics) registerRecognizer(s *Server) {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// MetricsHandler serves the Prometheus metrics, for a listener of their
+// own (Config.MetricsAddr); without one, GET /metrics on the API needs an
+// administrator's token.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }

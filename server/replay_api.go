@@ -26,7 +26,7 @@ type replayStore interface {
 	Dir() string
 	SetUpload(ctx context.Context, u store.Upload) error
 	Upload(ctx context.Context, id string) (store.Upload, error)
-	Reps(ctx context.Context) ([]string, error)
+	Reps(ctx context.Context, a *store.Access) ([]string, error)
 }
 
 // errNoReplayStore answers requests that need replayStore when the store
@@ -210,6 +210,7 @@ func (s *Server) handleTranscript(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	s.audit(r, "transcript.export", id, nil)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.transcript.txt"`)
 	w.Write(b.Bytes())
@@ -231,7 +232,7 @@ func (s *Server) handleReps(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []string{})
 		return
 	}
-	reps, err := rs.Reps(r.Context())
+	reps, err := rs.Reps(r.Context(), accessOf(principal(r)))
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -304,6 +305,9 @@ func (s *Server) handleReplayPage(w http.ResponseWriter, r *http.Request) {
 // (read from <meta name="csp-nonce">) to it, so styles stay 'self' plus
 // that one element.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, name string) {
+	if !s.pageAllowed(w, r) {
+		return
+	}
 	b, err := fs.ReadFile(s.cfg.UI, name)
 	if err != nil {
 		http.Error(w, "404 page not found", http.StatusNotFound)

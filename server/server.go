@@ -18,7 +18,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/cuecard/cuecard/audio/soxr"
+	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
@@ -85,6 +88,33 @@ type Config struct {
 	// Advisor, if set, reviews cues during calls and writes notes after
 	// them (a language model).
 	Advisor Advisor
+
+	// Accounts stores users, teams, tokens and browser sessions; nil takes
+	// them from the session store when it has them. Without either, every
+	// route but the public ones answers 401.
+	Accounts AccountStore
+	// Hosts are the host names the server answers to (against DNS
+	// rebinding): the public URL's, "loopback" for loopback names, "*"
+	// for any. Empty means loopback names only.
+	Hosts []string
+	// SecureCookies marks the session cookie Secure (the server is reached
+	// over HTTPS, directly or through a proxy).
+	SecureCookies bool
+	// BehindProxy trusts X-Forwarded-For for the client's address.
+	BehindProxy bool
+	// MetricsAddr, when set, means /metrics is served on its own listener
+	// (see MetricsHandler) and not on the API.
+	MetricsAddr string
+	// SessionLifetime and SessionIdle bound a browser session: signed out
+	// after this long in all, or this long unused.
+	SessionLifetime time.Duration
+	SessionIdle     time.Duration
+	// PasswordParams are the argon2id costs of new password hashes.
+	PasswordParams auth.PasswordParams
+	// SignInEvery and SignInBurst rate-limit sign-in attempts per client
+	// address and per email.
+	SignInEvery time.Duration
+	SignInBurst int
 }
 
 // Advisor is an optional language model: second opinions on cues while a
@@ -124,6 +154,11 @@ func DefaultConfig() Config {
 		FlushTimeout:      10 * time.Second,
 		PersistBacklog:    20000,
 		Backend:           "embedded",
+		SessionLifetime:   7 * 24 * time.Hour,
+		SessionIdle:       24 * time.Hour,
+		PasswordParams:    auth.DefaultPasswordParams,
+		SignInEvery:       6 * time.Second,
+		SignInBurst:       10,
 	}
 }
 
@@ -145,6 +180,22 @@ type Server struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // session goroutines
 	handler  http.Handler
+
+	acc       AccountStore
+	cd        CallDataStore
+	sm        *scs.SessionManager
+	oidc      *oidcLogin
+	routeList []Route
+	touches   tokenTouches
+	ingestMu  sync.Mutex
+	ingestK   []byte
+	setupMu   sync.Mutex
+	// signinIP and signinEmail limit sign-in attempts per address and per
+	// account.
+	signinIP, signinEmail *auth.Limiter
+	// dummyHash is checked when an email has no account, so that a failed
+	// sign-in takes as long either way.
+	dummyHash string
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -177,6 +228,21 @@ func (c Config) withDefaults() Config {
 	if c.PersistBacklog <= 0 {
 		c.PersistBacklog = d.PersistBacklog
 	}
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = d.SessionLifetime
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = d.SessionIdle
+	}
+	if c.PasswordParams == (auth.PasswordParams{}) {
+		c.PasswordParams = d.PasswordParams
+	}
+	if c.SignInEvery <= 0 {
+		c.SignInEvery = d.SignInEvery
+	}
+	if c.SignInBurst <= 0 {
+		c.SignInBurst = d.SignInBurst
+	}
 	if c.Pipeline.Resample == nil {
 		c.Pipeline.Resample = soxr.New
 	}
@@ -192,7 +258,18 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 	}
 	base, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, st: st, tr: tr, pb: pb, log: log, live: map[string]*liveSession{}, started: make(chan struct{}),
-		base: base, cancel: cancel, metrics: newMetrics()}
+		base: base, cancel: cancel, metrics: newMetrics(), acc: cfg.Accounts,
+		touches:     tokenTouches{last: map[string]time.Time{}},
+		signinIP:    auth.NewLimiter(cfg.SignInEvery, cfg.SignInBurst, 100000),
+		signinEmail: auth.NewLimiter(cfg.SignInEvery, cfg.SignInBurst, 100000)}
+	if s.acc == nil {
+		s.acc, _ = st.(AccountStore)
+	}
+	s.cd, _ = st.(CallDataStore)
+	if s.acc != nil {
+		s.sm = newSessionManager(s.acc, cfg.SecureCookies, cfg.SessionLifetime, cfg.SessionIdle)
+	}
+	s.dummyHash, _ = auth.HashPassword("not a password of anyone", cfg.PasswordParams)
 	s.metrics.registerRecognizer(s)
 	if cfg.WebRTC != nil {
 		cfg.WebRTC.registerMetrics(s)

@@ -73,6 +73,9 @@ func (s *Server) ui() http.Handler {
 			serveUIFile(w, r, ui, "404.html", http.StatusNotFound)
 			return
 		}
+		if strings.HasSuffix(name, ".html") && !publicPages[name] && !s.pageAllowed(w, r) {
+			return
+		}
 		serveUIFile(w, r, ui, name, http.StatusOK)
 	})
 }

@@ -70,8 +70,17 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ses, err := s.st.CreateSession(r.Context(), store.NewSession{Rep: in.repName, Title: in.title,
-		Source: store.SourceUpload, Backend: s.cfg.Backend, SampleRate: stream.Rate})
+	p := principal(r)
+	if in.repName == "" {
+		in.repName = displayName(p)
+	}
+	n := store.NewSession{Rep: in.repName, Title: in.title, Source: store.SourceUpload, Backend: s.cfg.Backend,
+		SampleRate: stream.Rate, Owner: p.UserID, Team: firstTeam(p), Consent: in.consent, ConsentText: in.consentText}
+	if err := s.consentRecord(r.Context(), p, &n); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	ses, err := s.st.CreateSession(r.Context(), n)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -113,6 +122,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 type uploadInput struct {
 	stereo, rep, prospect string // temporary files
 	repName, title        string
+	// consent is the uploader's confirmation that the people on the call
+	// were told (the field "consent": true, on or yes), consentText what.
+	consent     bool
+	consentText string
 }
 
 // receiveUpload streams the multipart body's files into dir.
@@ -165,9 +178,19 @@ func receiveUpload(w http.ResponseWriter, r *http.Request, dir string) (uploadIn
 			if in.title, err = readField(part); err != nil {
 				return in, err
 			}
+		case "consent":
+			v, err := readField(part)
+			if err != nil {
+				return in, err
+			}
+			in.consent = v == "true" || v == "on" || v == "yes"
+		case "consent_text":
+			if in.consentText, err = readField(part); err != nil {
+				return in, err
+			}
 		default:
 			part.Close()
-			return in, badRequest("unknown field %q: want stereo, or rep and prospect (files), rep_name, title", name)
+			return in, badRequest("unknown field %q: want stereo, or rep and prospect (files), rep_name, title, consent, consent_text", name)
 		}
 		part.Close()
 	}
@@ -178,6 +201,8 @@ func receiveUpload(w http.ResponseWriter, r *http.Request, dir string) (uploadIn
 		return in, badRequest("rep and prospect go together")
 	case in.stereo == "" && in.rep == "":
 		return in, badRequest("no recording: send a file field stereo, or rep and prospect")
+	case !in.consent:
+		return in, fmt.Errorf("%w (upload: the field consent=true and consent_text)", ErrNoConsent)
 	}
 	return in, nil
 }
@@ -367,6 +392,11 @@ func (s *Server) handleUploadProgress(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := rs.Upload(r.Context(), r.PathValue("id"))
+	if err == nil && u.State != "failed" {
+		// A failed upload's session is gone; its reason stays readable by
+		// whoever holds its (unguessable) id.
+		_, err = s.readable(r.Context(), principal(r), r.PathValue("id"))
+	}
 	if err != nil {
 		s.httpError(w, r, err)
 		return

@@ -214,6 +214,10 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	if err := s.needConsent(r.Context(), id); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
 
 	pc, err := rtc.api.NewPeerConnection(webrtc.Configuration{ICEServers: rtc.iceServers})
 	if err != nil {

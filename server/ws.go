@@ -35,7 +35,7 @@ func closeCode(err error) int {
 		return websocket.CloseInvalidFramePayloadData
 	case errors.Is(err, wire.ErrFrameTooLong):
 		return websocket.CloseMessageTooBig
-	case errors.Is(err, ErrSessionEnded), errors.Is(err, ErrSessionBusy):
+	case errors.Is(err, ErrSessionEnded), errors.Is(err, ErrSessionBusy), errors.Is(err, ErrNoConsent):
 		return websocket.ClosePolicyViolation
 	case errors.Is(err, ErrShuttingDown):
 		return websocket.CloseGoingAway
@@ -76,6 +76,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader wrote the HTTP error
 	}
 	conn.SetReadLimit(wire.MaxMessageSize)
+	if err := s.needConsent(r.Context(), id); err != nil {
+		closeNow(conn, closeCode(err), reason(err.Error()), s.cfg.WriteTimeout)
+		return
+	}
 	src := newSource("websocket", wire.DefaultSampleRate)
 	ls, err := s.attachSource(r.Context(), id, src)
 	if err != nil {

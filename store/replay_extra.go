@@ -69,11 +69,16 @@ func (db *DB) Upload(ctx context.Context, id string) (Upload, error) {
 // maxReps caps Reps.
 const maxReps = 1000
 
-// Reps returns the distinct non-empty rep names of all sessions in order
-// (at most 1000), for the library's filter. It reads the (rep, created_at)
-// index, not the table.
-func (db *DB) Reps(ctx context.Context) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT rep FROM sessions WHERE rep <> '' ORDER BY rep LIMIT ?`, maxReps)
+// Reps returns the distinct non-empty rep names of the sessions a may see
+// (all when a is nil) in order, at most 1000, for the library's filter.
+// Unrestricted, it reads the (rep, created_at) index, not the table.
+func (db *DB) Reps(ctx context.Context, a *Access) ([]string, error) {
+	where, args := "rep <> ''", []any{}
+	if a != nil {
+		c, aa := a.cond()
+		where, args = where+" AND "+c, aa
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT rep FROM sessions WHERE `+where+` ORDER BY rep LIMIT ?`, append(args, maxReps)...)
 	if err != nil {
 		return nil, fmt.Errorf("reps: %w", err)
 	}

@@ -70,6 +70,14 @@ type Session struct {
 	Backend     string    `json:"backend,omitempty"`
 	Team        string    `json:"team,omitempty"`
 	Owner       string    `json:"owner,omitempty"`
+	// ConsentBy is the user who confirmed consent, ConsentVersion the
+	// version of the team's consent text (0: a text of the rep's own), and
+	// ConsentPolicy the team's policy then (one-party or all-party).
+	ConsentBy      string `json:"consent_by,omitempty"`
+	ConsentVersion int    `json:"consent_version,omitempty"`
+	ConsentPolicy  string `json:"consent_policy,omitempty"`
+	// LegalHold exempts the session from retention and erasure.
+	LegalHold bool `json:"legal_hold"`
 
 	DurationMS            int64   `json:"duration_ms"`
 	RepShare              float64 `json:"rep_share"`
@@ -96,7 +104,17 @@ type NewSession struct {
 	Backend     string
 	Team        string
 	Owner       string
+	// The consent record (see Session).
+	ConsentBy      string
+	ConsentVersion int
+	ConsentPolicy  string
 }
+
+// The consent policies.
+const (
+	PolicyOneParty = "one-party"
+	PolicyAllParty = "all-party"
+)
 
 func (n *NewSession) validate() error {
 	if n.Source == "" {
@@ -121,6 +139,12 @@ func (n *NewSession) validate() error {
 	if n.Consent && n.ConsentAt.IsZero() {
 		n.ConsentAt = n.CreatedAt
 	}
+	if n.ConsentPolicy != "" && n.ConsentPolicy != PolicyOneParty && n.ConsentPolicy != PolicyAllParty {
+		return fmt.Errorf("%w: consent policy %q is not one-party or all-party", ErrInvalid, n.ConsentPolicy)
+	}
+	if len(n.ConsentBy) > maxNameLen || n.ConsentVersion < 0 {
+		return fmt.Errorf("%w: consent record", ErrInvalid)
+	}
 	return nil
 }
 
@@ -142,12 +166,15 @@ func (db *DB) CreateSession(ctx context.Context, n NewSession) (Session, error) 
 		ID: newID(), Rep: n.Rep, Title: n.Title, Source: n.Source, Status: StatusCreated,
 		Consent: n.Consent, ConsentText: n.ConsentText, ConsentAt: n.ConsentAt,
 		CreatedAt: n.CreatedAt, SampleRate: n.SampleRate, Backend: n.Backend, Team: n.Team, Owner: n.Owner,
+		ConsentBy: n.ConsentBy, ConsentVersion: n.ConsentVersion, ConsentPolicy: n.ConsentPolicy,
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO sessions
-		(id, rep, title, source, status, consent, consent_text, consent_at, created_at, sample_rate, backend, team, owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, rep, title, source, status, consent, consent_text, consent_at, created_at, sample_rate, backend, team, owner,
+		 consent_by, consent_version, consent_policy)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.Rep, s.Title, s.Source, s.Status, s.Consent, s.ConsentText, nullMS(s.ConsentAt),
-		s.CreatedAt.UnixMilli(), s.SampleRate, s.Backend, nullString(s.Team), nullString(s.Owner))
+		s.CreatedAt.UnixMilli(), s.SampleRate, s.Backend, nullString(s.Team), nullString(s.Owner),
+		s.ConsentBy, s.ConsentVersion, s.ConsentPolicy)
 	if err != nil {
 		return Session{}, fmt.Errorf("create session: %w", err)
 	}
@@ -228,7 +255,8 @@ func (db *DB) checkUpdated(ctx context.Context, res sql.Result, op, id string) e
 
 const sessionCols = `id, rep, title, source, status, consent, consent_text, consent_at, created_at,
 	started_at, ended_at, sample_rate, backend, team, owner, duration_ms, rep_share,
-	longest_rep_monologue_ms, furthest_stage, cues_fired, cues_taken, uptake`
+	longest_rep_monologue_ms, furthest_stage, cues_fired, cues_taken, uptake,
+	consent_by, consent_version, consent_policy, legal_hold`
 
 type scanner interface{ Scan(...any) error }
 
@@ -241,7 +269,8 @@ func scanSession(sc scanner, extra ...any) (Session, error) {
 	)
 	dest := []any{&s.ID, &s.Rep, &s.Title, &s.Source, &s.Status, &s.Consent, &s.ConsentText, &consentAt, &created,
 		&started, &ended, &s.SampleRate, &s.Backend, &team, &owner, &s.DurationMS, &s.RepShare,
-		&s.LongestRepMonologueMS, &s.FurthestStage, &s.CuesFired, &s.CuesTaken, &s.Uptake}
+		&s.LongestRepMonologueMS, &s.FurthestStage, &s.CuesFired, &s.CuesTaken, &s.Uptake,
+		&s.ConsentBy, &s.ConsentVersion, &s.ConsentPolicy, &s.LegalHold}
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return Session{}, err
 	}
@@ -321,6 +350,8 @@ type ListFilter struct {
 	Status    string // StatusCreated, StatusLive or StatusEnded
 	Team      string
 	Owner     string
+	// Access, when set, keeps only the sessions its holder may see.
+	Access *Access
 
 	Sort Sort // default SortDate
 	Asc  bool // default newest / largest first
@@ -493,7 +524,34 @@ func filterConds(f ListFilter) ([]string, []any, error) {
 	if f.Owner != "" {
 		add("owner = ?", f.Owner)
 	}
+	if f.Access != nil {
+		c, a := f.Access.cond()
+		conds, args = append(conds, c), append(args, a...)
+	}
 	return conds, args, nil
+}
+
+// maxAccessTeams bounds the teams of one Access.
+const maxAccessTeams = 500
+
+// Access is what a user who is not an administrator may see: the
+// sessions they own and those of the teams they coach.
+type Access struct {
+	Owner string
+	Teams []string
+}
+
+// cond is the SQL condition of a, with its arguments.
+func (a *Access) cond() (string, []any) {
+	teams := a.Teams[:min(len(a.Teams), maxAccessTeams)]
+	args := []any{a.Owner}
+	if len(teams) == 0 {
+		return "owner = ?", args
+	}
+	for _, t := range teams {
+		args = append(args, t)
+	}
+	return "(owner = ? OR team IN (?" + strings.Repeat(", ?", len(teams)-1) + "))", args
 }
 
 func whereClause(conds []string) string {

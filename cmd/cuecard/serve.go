@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/cuecard/cuecard/asr/sphinx"
@@ -34,6 +35,10 @@ type serveMain struct {
 	turn     stringList
 	turnUser string
 	turnCred string
+	// publicURL is how users reach the server (Host check, cookies, the
+	// set-up link); behindProxy trusts a reverse proxy's headers.
+	publicURL   string
+	behindProxy bool
 
 	stdout io.Writer
 	log    *slog.Logger
@@ -106,8 +111,16 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.Var(&m.turn, "turn", "TURN server URL, e.g. turn:turn.example.org:3478?transport=udp (repeatable)")
 	fs.StringVar(&m.turnUser, "turn-user", "", "TURN username")
 	fs.StringVar(&m.turnCred, "turn-credential", "", "TURN credential")
+	fs.StringVar(&m.publicURL, "public-url", "", "URL users reach the server at, e.g. https://coach.example.com (the only Host answered besides loopback names)")
+	fs.BoolVar(&m.behindProxy, "behind-proxy", false, "a reverse proxy terminates TLS in front of the server (trust X-Forwarded-For)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if m.publicURL != "" {
+		u, err := url.Parse(m.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--public-url %q: want http(s)://host[:port]", m.publicURL)
+		}
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -127,6 +140,7 @@ func (m *serveMain) Run(ctx context.Context) error {
 	}
 	cfg := server.DefaultConfig()
 	cfg.AllowedOrigins = m.origins
+	m.network(&cfg)
 	cfg.UI = webui.FS(m.uiDir)
 	if m.uiHooks {
 		cfg.UI = server.WithUITestHooks(cfg.UI)
@@ -162,12 +176,15 @@ func (m *serveMain) Run(ctx context.Context) error {
 	if m.ln, err = net.Listen("tcp", m.addr); err != nil {
 		return err
 	}
-	url := "http://" + m.ln.Addr().String() + "/"
+	home := m.home()
 	rtc := "off"
 	if m.rtc != nil {
 		rtc = "udp " + m.rtc.Addr().String()
 	}
-	fmt.Fprintf(m.stdout, "cuecard serving on %s (data in %s, speech recognition: %s, WebRTC: %s)\n", url, m.dataDir, cfg.Backend, rtc)
+	fmt.Fprintf(m.stdout, "cuecard serving on %s (data in %s, speech recognition: %s, WebRTC: %s)\n", home, m.dataDir, cfg.Backend, rtc)
+	if err := m.printSetup(ctx, home); err != nil {
+		return err
+	}
 	if m.addrReady != nil {
 		m.addrReady <- m.ln.Addr().String()
 	}
@@ -210,4 +227,60 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		err = cerr
 	}
 	return err
+}
+
+// loopbackAddr reports whether addr (host:port) listens on loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// network sets what the server answers to: the public URL's host, loopback
+// names when listening on loopback, and secure cookies under HTTPS.
+func (m *serveMain) network(cfg *server.Config) {
+	loop := loopbackAddr(m.addr)
+	cfg.BehindProxy = m.behindProxy
+	if m.publicURL != "" {
+		u, _ := url.Parse(m.publicURL)
+		cfg.Hosts = []string{u.Hostname()}
+		if loop {
+			cfg.Hosts = append(cfg.Hosts, "loopback")
+		}
+		cfg.SecureCookies = u.Scheme == "https"
+		cfg.AllowedOrigins = append(cfg.AllowedOrigins, u.Scheme+"://"+u.Host)
+	} else if !loop {
+		cfg.Hosts = []string{"*"}
+		m.log.Warn("listening beyond loopback without --public-url: any Host header is answered; set --public-url to guard against DNS rebinding")
+	}
+	if !loop && !m.behindProxy && !strings.HasPrefix(m.publicURL, "https:") {
+		m.log.Warn("listening beyond loopback without TLS: passwords, cookies and calls cross the network in clear; put a TLS proxy in front (--behind-proxy, see docs/deploy.md)")
+	}
+}
+
+// home is the URL printed for users: the public URL, or the listener's.
+func (m *serveMain) home() string {
+	if m.publicURL != "" {
+		return strings.TrimSuffix(m.publicURL, "/") + "/"
+	}
+	return "http://" + m.ln.Addr().String() + "/"
+}
+
+// printSetup prints the one-time link that creates the first
+// administrator, while the server has no user.
+func (m *serveMain) printSetup(ctx context.Context, home string) error {
+	secret, err := m.srv.PrepareSetup(ctx)
+	if err != nil {
+		return fmt.Errorf("first start: %w", err)
+	}
+	if secret != "" {
+		fmt.Fprintf(m.stdout, "\nNo user yet. Open this link to create the administrator (it works once):\n\n    %ssetup?token=%s\n\n", home, secret)
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/client"
@@ -21,20 +23,31 @@ func runStream(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	repName := fs.String("rep-name", "", "rep's name for the session")
 	title := fs.String("title", "", "session title")
 	session := fs.String("session", "", "stream into this existing session instead of creating one")
+	token := fs.String("token", "", "API token with the stream scope (default $CUECARD_TOKEN), or the session's ingest token")
+	consent := fs.String("consent", "", "what the people on the call were told about the recording (required to create a session)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *rep == "" || *prospect == "" {
-		return usagef("usage: cuecard stream --rep FILE --prospect FILE [--server URL] [--speed N]")
+		return usagef("usage: cuecard stream --rep FILE --prospect FILE --token TOKEN --consent TEXT [--server URL] [--speed N]")
+	}
+	if *token == "" {
+		*token = os.Getenv("CUECARD_TOKEN")
+	}
+	if *token == "" {
+		return usagef("--token or CUECARD_TOKEN is required (make one with cuecard token create, or in the web UI)")
+	}
+	if *session == "" && strings.TrimSpace(*consent) == "" {
+		return usagef("--consent is required: say what the people on the call were told, e.g. --consent \"this call is recorded for coaching\"")
 	}
 	if *speed < 0 {
 		return usagef("--speed must not be negative")
 	}
-	cl := &client.Client{BaseURL: *srv}
+	cl := &client.Client{BaseURL: *srv, Token: *token}
 	id := *session
 	if id == "" {
 		s, err := cl.CreateSession(ctx, client.CreateRequest{Rep: *repName, Title: *title, Consent: true,
-			ConsentText: "recorded with cuecard stream"})
+			ConsentText: *consent})
 		if err != nil {
 			return err
 		}

@@ -5,11 +5,14 @@ package servertest
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
@@ -36,7 +39,8 @@ type Options struct {
 	Listener func(net.Listener) net.Listener
 }
 
-// Server is a running test server.
+// Server is a running test server. It has one administrator, whose API
+// token Client and HTTP send; NewUser makes others.
 type Server struct {
 	Srv    *server.Server
 	TS     *httptest.Server
@@ -44,6 +48,76 @@ type Server struct {
 	Dir    string
 	URL    string
 	Client *client.Client
+	// Admin is the administrator and Token their API token (all scopes).
+	Admin store.User
+	Token string
+	// HTTP sends the administrator's token on every request.
+	HTTP *http.Client
+}
+
+// bearer adds a token to every request that has no Authorization.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(r)
+}
+
+// HTTPClient returns an HTTP client that sends token on every request.
+func HTTPClient(token string) *http.Client {
+	return &http.Client{Transport: bearer{token, http.DefaultTransport}}
+}
+
+// NewUser creates a user with role, a member of team (as a rep, or as a
+// coach when role is coach; none when team is ""), and returns the user
+// and an API token holding every scope the role may.
+func (s *Server) NewUser(tb testing.TB, email string, role auth.Role, team string) (store.User, string) {
+	tb.Helper()
+	ctx := context.Background()
+	u, err := s.DB.CreateUser(ctx, store.User{Email: email, Name: strings.Split(email, "@")[0], Role: role}, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if team != "" {
+		t, err := s.DB.TeamByName(ctx, team)
+		if errors.Is(err, store.ErrNotFound) {
+			t, err = s.DB.CreateTeam(ctx, team)
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		member := auth.RoleRep
+		if role == auth.RoleCoach {
+			member = auth.RoleCoach
+		}
+		if err := s.DB.SetMember(ctx, t.ID, u.ID, member); err != nil {
+			tb.Fatal(err)
+		}
+		if u, err = s.DB.GetUser(ctx, u.ID); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return u, s.NewToken(tb, u.ID, auth.RoleScopes(role)...)
+}
+
+// NewToken makes an API token for user with scopes.
+func (s *Server) NewToken(tb testing.TB, userID string, scopes ...auth.Scope) string {
+	tb.Helper()
+	plain, t, err := auth.NewToken()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.DB.CreateToken(context.Background(), store.APIToken{ID: t.ID, UserID: userID, Name: "test",
+		Scopes: scopes, Hash: auth.HashSecret(t.Secret)}); err != nil {
+		tb.Fatal(err)
+	}
+	return plain
 }
 
 // Start runs a server for opt and shuts it down when the test ends.
@@ -64,6 +138,8 @@ func Start(tb testing.TB, opt Options) *Server {
 		}
 	}
 	cfg := server.DefaultConfig()
+	// Cheap password hashes: tests sign in often.
+	cfg.PasswordParams = auth.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	if opt.Edit != nil {
 		opt.Edit(&cfg)
 	}
@@ -81,8 +157,11 @@ func Start(tb testing.TB, opt Options) *Server {
 		ts.Listener = opt.Listener(ts.Listener)
 	}
 	ts.Start()
-	s := &Server{Srv: srv, TS: ts, DB: db, Dir: dir, URL: ts.URL, Client: &client.Client{BaseURL: ts.URL}}
+	s := &Server{Srv: srv, TS: ts, DB: db, Dir: dir, URL: ts.URL}
 	tb.Cleanup(s.Close)
+	s.Admin, s.Token = s.NewUser(tb, "admin@example.com", auth.RoleAdmin, "")
+	s.Client = &client.Client{BaseURL: ts.URL, Token: s.Token}
+	s.HTTP = HTTPClient(s.Token)
 	return s
 }
 

@@ -1,0 +1,13 @@
+package server
+
+import "net/http"
+
+// Authenticate exposes authentication to the tests: the principal's user
+// id ("" when anonymous) or the error.
+func (s *Server) Authenticate(r *http.Request) (string, error) {
+	a, _, err := s.authenticate(r)
+	if a.p == nil {
+		return "", err
+	}
+	return a.p.UserID, err
+}
