@@ -73,6 +73,8 @@ var access = map[string]string{
 	"DELETE /v1/users/{id}/sessions":          "401 ok 403 403 403 403 403",
 	"GET /v1/teams/{id}/policy":               "401 ok ok ok ok 404 404",
 	"PUT /v1/teams/{id}/policy":               "401 ok 403 403 403 403 403",
+	"GET /v1/retention":                       "401 ok 403 403 403 403 403",
+	"POST /v1/retention/run":                  "401 ok 403 403 403 403 403",
 	"GET /v1/auth/oidc/login":                 "any any any any any any any",
 	"GET /v1/auth/oidc/callback":              "any any any any any any any",
 }

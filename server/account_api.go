@@ -75,13 +75,27 @@ func (s *Server) audit(r *http.Request, action, target string, detail map[string
 		}
 	}
 	if detail != nil {
-		e.Detail, _ = json.Marshal(detail)
+		e.Detail = jsonDetail(detail)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	s.appendAudit(r.Context(), e)
+}
+
+// appendAudit appends e to the audit log, even when ctx is done.
+func (s *Server) appendAudit(ctx context.Context, e store.AuditEntry) {
+	if s.acc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := s.acc.AppendAudit(ctx, e); err != nil {
-		s.log.Error("audit log", "action", action, "err", err)
+		s.log.Error("audit log", "action", e.Action, "err", err)
 	}
+}
+
+// jsonDetail marshals an audit entry's detail.
+func jsonDetail(m map[string]any) json.RawMessage {
+	b, _ := json.Marshal(m)
+	return b
 }
 
 type loginRequest struct {

@@ -64,7 +64,7 @@ func (s *Server) consentRecord(ctx context.Context, p *auth.Principal, n *store.
 	if n.ConsentText == pol.ConsentText {
 		n.ConsentVersion = pol.ConsentVersion
 	}
-	n.ConsentBy, n.ConsentAt, n.ConsentPolicy = p.UserID, time.Now(), pol.ConsentPolicy
+	n.ConsentBy, n.ConsentAt, n.ConsentPolicy = p.UserID, s.now(), pol.ConsentPolicy
 	return nil
 }
 

@@ -115,6 +115,12 @@ type Config struct {
 	// address and per email.
 	SignInEvery time.Duration
 	SignInBurst int
+	// RetentionEvery is how often the teams' retention policies are
+	// applied while the server runs (0: never; RunRetention still works).
+	RetentionEvery time.Duration
+	// Now is the clock of retention and consent records; nil is
+	// time.Now.
+	Now func() time.Time
 }
 
 // Advisor is an optional language model: second opinions on cues while a
@@ -159,6 +165,7 @@ func DefaultConfig() Config {
 		PasswordParams:    auth.DefaultPasswordParams,
 		SignInEvery:       6 * time.Second,
 		SignInBurst:       10,
+		RetentionEvery:    time.Hour,
 	}
 }
 
@@ -183,6 +190,7 @@ type Server struct {
 
 	acc       AccountStore
 	cd        CallDataStore
+	ret       RetentionStore
 	sm        *scs.SessionManager
 	oidc      *oidcLogin
 	routeList []Route
@@ -266,6 +274,7 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 		s.acc, _ = st.(AccountStore)
 	}
 	s.cd, _ = st.(CallDataStore)
+	s.ret, _ = st.(RetentionStore)
 	if s.acc != nil {
 		s.sm = newSessionManager(s.acc, cfg.SecureCookies, cfg.SessionLifetime, cfg.SessionIdle)
 	}
@@ -292,6 +301,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.RetentionEvery > 0 && s.ret != nil {
+		if err := s.spawn(func() { s.retentionLoop(s.base) }); err != nil {
+			return err
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

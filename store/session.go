@@ -78,6 +78,10 @@ type Session struct {
 	ConsentPolicy  string `json:"consent_policy,omitempty"`
 	// LegalHold exempts the session from retention and erasure.
 	LegalHold bool `json:"legal_hold"`
+	// RecordingsPurgedAt and TranscriptsPurgedAt say when retention
+	// removed them.
+	RecordingsPurgedAt  time.Time `json:"recordings_purged_at,omitzero"`
+	TranscriptsPurgedAt time.Time `json:"transcripts_purged_at,omitzero"`
 
 	DurationMS            int64   `json:"duration_ms"`
 	RepShare              float64 `json:"rep_share"`
@@ -256,27 +260,29 @@ func (db *DB) checkUpdated(ctx context.Context, res sql.Result, op, id string) e
 const sessionCols = `id, rep, title, source, status, consent, consent_text, consent_at, created_at,
 	started_at, ended_at, sample_rate, backend, team, owner, duration_ms, rep_share,
 	longest_rep_monologue_ms, furthest_stage, cues_fired, cues_taken, uptake,
-	consent_by, consent_version, consent_policy, legal_hold`
+	consent_by, consent_version, consent_policy, legal_hold, recordings_purged_at, transcripts_purged_at`
 
 type scanner interface{ Scan(...any) error }
 
 func scanSession(sc scanner, extra ...any) (Session, error) {
 	var (
-		s                  Session
-		consentAt, created sql.NullInt64
-		started, ended     sql.NullInt64
-		team, owner        sql.NullString
+		s                   Session
+		consentAt, created  sql.NullInt64
+		started, ended      sql.NullInt64
+		team, owner         sql.NullString
+		recPurged, trPurged sql.NullInt64
 	)
 	dest := []any{&s.ID, &s.Rep, &s.Title, &s.Source, &s.Status, &s.Consent, &s.ConsentText, &consentAt, &created,
 		&started, &ended, &s.SampleRate, &s.Backend, &team, &owner, &s.DurationMS, &s.RepShare,
 		&s.LongestRepMonologueMS, &s.FurthestStage, &s.CuesFired, &s.CuesTaken, &s.Uptake,
-		&s.ConsentBy, &s.ConsentVersion, &s.ConsentPolicy, &s.LegalHold}
+		&s.ConsentBy, &s.ConsentVersion, &s.ConsentPolicy, &s.LegalHold, &recPurged, &trPurged}
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return Session{}, err
 	}
 	s.ConsentAt, s.CreatedAt = nullTime(consentAt), nullTime(created)
 	s.StartedAt, s.EndedAt = nullTime(started), nullTime(ended)
 	s.Team, s.Owner = team.String, owner.String
+	s.RecordingsPurgedAt, s.TranscriptsPurgedAt = nullTime(recPurged), nullTime(trPurged)
 	return s, nil
 }
 

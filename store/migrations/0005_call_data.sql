@@ -5,6 +5,10 @@ ALTER TABLE sessions ADD COLUMN consent_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN consent_policy TEXT NOT NULL DEFAULT '';
 -- A session on legal hold is exempt from retention and erasure.
 ALTER TABLE sessions ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+-- When retention removed the recordings, and the transcripts with the
+-- events, comments and notes (the summary and metrics stay).
+ALTER TABLE sessions ADD COLUMN recordings_purged_at INTEGER;
+ALTER TABLE sessions ADD COLUMN transcripts_purged_at INTEGER;
 
 -- Each team's policy: what callers must be told and how long call data
 -- is kept (0 days: kept until erased).
