@@ -98,6 +98,10 @@ func (s *Server) httpError(w http.ResponseWriter, r *http.Request, err error) {
 		code = http.StatusMisdirectedRequest
 	case errors.Is(err, errNotJSON):
 		code = http.StatusUnsupportedMediaType
+	case errors.Is(err, errTooLarge):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrLimit):
+		code = http.StatusTooManyRequests
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrHeld), errors.Is(err, ErrLive), errors.Is(err, ErrNoConsent):
 		code = http.StatusConflict
 	case errors.Is(err, auth.ErrWeakPassword):
@@ -187,6 +191,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := principal(r)
+	if s.createLim != nil && !s.createLim.Allow(p.UserID) {
+		s.httpError(w, r, fmt.Errorf("%w: too many new sessions; try again later", ErrRateLimited))
+		return
+	}
 	team, err := s.sessionTeam(r.Context(), p, req.Team)
 	if err != nil {
 		s.httpError(w, r, err)

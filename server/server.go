@@ -121,6 +121,14 @@ type Config struct {
 	// Now is the clock of retention and consent records; nil is
 	// time.Now.
 	Now func() time.Time
+	// Limits caps live sessions, uploads and request rates.
+	Limits Limits
+	// ReadTimeout bounds reading one request (uploads get
+	// UploadReadTimeout; WebSockets keep their own deadlines), IdleTimeout
+	// an idle keep-alive connection.
+	ReadTimeout       time.Duration
+	UploadReadTimeout time.Duration
+	IdleTimeout       time.Duration
 }
 
 // Advisor is an optional language model: second opinions on cues while a
@@ -166,6 +174,10 @@ func DefaultConfig() Config {
 		SignInEvery:       6 * time.Second,
 		SignInBurst:       10,
 		RetentionEvery:    time.Hour,
+		Limits:            DefaultLimits(),
+		ReadTimeout:       time.Minute,
+		UploadReadTimeout: 30 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
 	}
 }
 
@@ -191,6 +203,10 @@ type Server struct {
 	acc       AccountStore
 	cd        CallDataStore
 	ret       RetentionStore
+	// createLim and uploadLim rate-limit session creation and uploads per
+	// user; uploadSlots holds one token per upload being analyzed.
+	createLim, uploadLim *auth.Limiter
+	uploadSlots          chan struct{}
 	sm        *scs.SessionManager
 	oidc      *oidcLogin
 	routeList []Route
@@ -236,6 +252,15 @@ func (c Config) withDefaults() Config {
 	if c.PersistBacklog <= 0 {
 		c.PersistBacklog = d.PersistBacklog
 	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.UploadReadTimeout <= 0 {
+		c.UploadReadTimeout = d.UploadReadTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
 	if c.SessionLifetime <= 0 {
 		c.SessionLifetime = d.SessionLifetime
 	}
@@ -274,6 +299,15 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 		s.acc, _ = st.(AccountStore)
 	}
 	s.cd, _ = st.(CallDataStore)
+	if l := cfg.Limits; l.CreateEvery > 0 {
+		s.createLim = auth.NewLimiter(l.CreateEvery, max(1, l.CreateBurst), 100000)
+	}
+	if l := cfg.Limits; l.UploadEvery > 0 {
+		s.uploadLim = auth.NewLimiter(l.UploadEvery, max(1, l.UploadBurst), 100000)
+	}
+	if cfg.Limits.MaxUploads > 0 {
+		s.uploadSlots = make(chan struct{}, cfg.Limits.MaxUploads)
+	}
 	s.ret, _ = st.(RetentionStore)
 	if s.acc != nil {
 		s.sm = newSessionManager(s.acc, cfg.SecureCookies, cfg.SessionLifetime, cfg.SessionIdle)
@@ -298,7 +332,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}

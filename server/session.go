@@ -58,7 +58,8 @@ type item struct {
 // to it through in (attach, audio, stop, detach), in order, so audio
 // queued by a source before another attaches is still heard.
 type liveSession struct {
-	id   string
+	id    string
+	owner string // user id of the rep
 	srv  *Server
 	hub  *hub
 	in   chan item
@@ -145,6 +146,9 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	if ses.Status == store.StatusEnded {
 		return nil, ErrSessionEnded
 	}
+	if err := s.checkLiveLimits(ses.Owner); err != nil {
+		return nil, err
+	}
 	seq, err := s.st.LastSeq(ctx, id)
 	if err != nil {
 		return nil, err
@@ -157,8 +161,11 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	if ls := s.live[id]; ls != nil {
 		return ls, nil
 	}
+	if err := s.checkLiveLimitsLocked(ses.Owner); err != nil {
+		return nil, err
+	}
 	ls := &liveSession{
-		id: id, srv: s, in: make(chan item, s.cfg.InputBuffer),
+		id: id, owner: ses.Owner, srv: s, in: make(chan item, s.cfg.InputBuffer),
 		done: make(chan struct{}), seq: seq, batches: make(chan batch, 64),
 	}
 	ls.hub = newHub(func() { s.metrics.evictions.Inc() })
@@ -286,6 +293,10 @@ loop:
 			}
 			if ls.src == nil && !ls.detachedAt.IsZero() && now.Sub(ls.detachedAt) >= s.cfg.ReconnectWindow {
 				reason = "audio client gone"
+				break loop
+			}
+			if l := s.cfg.Limits.MaxSessionLength; l > 0 && ls.call.Now() >= l.Milliseconds() {
+				reason = "maximum session length (" + l.String() + ") reached"
 				break loop
 			}
 		}

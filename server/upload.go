@@ -41,13 +41,34 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotImplemented, map[string]string{"error": err.Error()})
 		return
 	}
+	if s.uploadLim != nil && !s.uploadLim.Allow(principal(r).UserID) {
+		s.httpError(w, r, fmt.Errorf("%w: too many uploads; try again later", ErrRateLimited))
+		return
+	}
+	// A large recording takes longer to send than ReadTimeout allows.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.UploadReadTimeout))
+	release, err := s.uploadSlot()
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			release()
+		}
+	}()
 	tmp, err := os.MkdirTemp(filepath.Join(rs.Dir()), "upload-")
 	if err != nil {
 		s.httpError(w, r, err)
 		return
 	}
 	defer os.RemoveAll(tmp)
-	in, err := receiveUpload(w, r, tmp)
+	maxBytes := s.cfg.Limits.MaxUploadBytes
+	if maxBytes <= 0 {
+		maxBytes = maxUploadBytes
+	}
+	in, err := receiveUpload(w, r, tmp, maxBytes)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -64,6 +85,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			b, err = splitWAV(in.prospect, [2]string{conv[1]}, "prospect")
 		}
 		totalMS = max(a, b)
+	}
+	if l := s.cfg.Limits.MaxUploadLength; err == nil && l > 0 && totalMS > l.Milliseconds() {
+		err = fmt.Errorf("%w: the recording is %s long, more than the %s allowed", errTooLarge, time.Duration(totalMS)*time.Millisecond, l)
 	}
 	if err != nil {
 		s.httpError(w, r, err)
@@ -111,10 +135,14 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	if err := s.spawn(func() { s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS) }); err != nil {
+	if err := s.spawn(func() {
+		defer release()
+		s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS)
+	}); err != nil {
 		fail(err)
 		return
 	}
+	handedOver = true
 	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": ses.ID, "state": store.UploadAnalyzing, "total_ms": totalMS})
 }
@@ -129,9 +157,9 @@ type uploadInput struct {
 }
 
 // receiveUpload streams the multipart body's files into dir.
-func receiveUpload(w http.ResponseWriter, r *http.Request, dir string) (uploadInput, error) {
+func receiveUpload(w http.ResponseWriter, r *http.Request, dir string, maxBytes int64) (uploadInput, error) {
 	var in uploadInput
-	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return in, badRequest("want a multipart/form-data body with a file field stereo, or rep and prospect")

@@ -39,6 +39,8 @@ func closeCode(err error) int {
 		return websocket.ClosePolicyViolation
 	case errors.Is(err, ErrShuttingDown):
 		return websocket.CloseGoingAway
+	case errors.Is(err, ErrLimit):
+		return websocket.CloseTryAgainLater
 	}
 	return websocket.CloseInternalServerErr
 }

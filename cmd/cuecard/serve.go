@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/server"
@@ -39,6 +40,8 @@ type serveMain struct {
 	// set-up link); behindProxy trusts a reverse proxy's headers.
 	publicURL   string
 	behindProxy bool
+	limits      server.Limits
+	retention   time.Duration
 
 	stdout io.Writer
 	log    *slog.Logger
@@ -113,6 +116,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.turnCred, "turn-credential", "", "TURN credential")
 	fs.StringVar(&m.publicURL, "public-url", "", "URL users reach the server at, e.g. https://coach.example.com (the only Host answered besides loopback names)")
 	fs.BoolVar(&m.behindProxy, "behind-proxy", false, "a reverse proxy terminates TLS in front of the server (trust X-Forwarded-For)")
+	m.registerLimits(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -140,6 +144,7 @@ func (m *serveMain) Run(ctx context.Context) error {
 	}
 	cfg := server.DefaultConfig()
 	cfg.AllowedOrigins = m.origins
+	cfg.Limits, cfg.RetentionEvery = m.limits, m.retention
 	m.network(&cfg)
 	cfg.UI = webui.FS(m.uiDir)
 	if m.uiHooks {
@@ -283,4 +288,20 @@ func (m *serveMain) printSetup(ctx context.Context, home string) error {
 		fmt.Fprintf(m.stdout, "\nNo user yet. Open this link to create the administrator (it works once):\n\n    %ssetup?token=%s\n\n", home, secret)
 	}
 	return nil
+}
+
+// registerLimits adds the flags of the server's caps (0: no cap).
+func (m *serveMain) registerLimits(fs *flag.FlagSet) {
+	d := server.DefaultLimits()
+	fs.IntVar(&m.limits.MaxLive, "max-live", d.MaxLive, "live sessions on this server at once (0: no cap)")
+	fs.IntVar(&m.limits.MaxLivePerUser, "max-live-per-user", d.MaxLivePerUser, "live sessions of one rep at once (0: no cap)")
+	fs.DurationVar(&m.limits.MaxSessionLength, "max-session-length", d.MaxSessionLength, "a live session ends after this much audio (0: no cap)")
+	fs.Int64Var(&m.limits.MaxUploadBytes, "max-upload-bytes", d.MaxUploadBytes, "largest upload body in bytes")
+	fs.DurationVar(&m.limits.MaxUploadLength, "max-upload-length", d.MaxUploadLength, "longest uploaded recording (0: no cap)")
+	fs.IntVar(&m.limits.MaxUploads, "max-uploads", d.MaxUploads, "uploads analyzed at once (0: no cap)")
+	fs.DurationVar(&m.limits.CreateEvery, "session-rate", d.CreateEvery, "one new session per this interval per rep, after a burst (0: no limit)")
+	fs.IntVar(&m.limits.CreateBurst, "session-burst", d.CreateBurst, "the burst of new sessions per rep")
+	fs.DurationVar(&m.limits.UploadEvery, "upload-rate", d.UploadEvery, "one upload per this interval per user, after a burst (0: no limit)")
+	fs.IntVar(&m.limits.UploadBurst, "upload-burst", d.UploadBurst, "the burst of uploads per user")
+	fs.DurationVar(&m.retention, "retention-every", time.Hour, "how often the teams' retention policies are applied (0: never)")
 }

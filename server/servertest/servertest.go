@@ -140,6 +140,8 @@ func Start(tb testing.TB, opt Options) *Server {
 	cfg := server.DefaultConfig()
 	// Cheap password hashes: tests sign in often.
 	cfg.PasswordParams = auth.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	// No caps: tests of the limits set their own.
+	cfg.Limits = server.Limits{}
 	if opt.Edit != nil {
 		opt.Edit(&cfg)
 	}
