@@ -327,7 +327,7 @@ func (s *Server) handleAddComment(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, badRequest("at_ms and text are required"))
 		return
 	}
-	c, err := s.st.AddComment(r.Context(), r.PathValue("id"), *req.AtMS, *req.Text, req.Author)
+	c, err := s.st.AddComment(r.Context(), r.PathValue("id"), *req.AtMS, *req.Text, req.Author, "")
 	if err != nil {
 		s.httpError(w, r, err)
 		return
