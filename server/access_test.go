@@ -79,6 +79,19 @@ var access = map[string]string{
 	"GET /v1/auth/oidc/callback":              "any any any any any any any",
 }
 
+// matrix is the fixture: a call owned by a rep of team A, with a comment
+// by team A's coach, recordings and a finished upload row; the actors'
+// tokens; and the ids the route patterns name.
+type matrix struct {
+	srv    *servertest.Server
+	tokens map[string]string
+	users  map[string]store.User
+	ses    string
+	cid    string
+	team   string
+	tokID  string
+}
+
 func newMatrix(t *testing.T) *matrix {
 	t.Helper()
 	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.UI = webui.FS("") }})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/store"

@@ -94,7 +94,7 @@ func seedLongCall(tb testing.TB, db *store.DB) string {
 		tb.Fatal(err)
 	}
 	for i := range 20 {
-		if _, err := db.AddComment(ctx, ses.ID, int64(i)*180000, "a note", "coach"); err != nil {
+		if _, err := db.AddComment(ctx, ses.ID, int64(i)*180000, "a note", "coach", ""); err != nil {
 			tb.Fatal(err)
 		}
 	}

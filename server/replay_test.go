@@ -204,7 +204,7 @@ func TestReplayAndTranscript(t *testing.T) {
 	if err := ts.db.AppendEvents(ctx, id, int64(len(evs)+1), []coach.Event{partial}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.db.AddComment(ctx, id, 9000, "good question here", "coach"); err != nil {
+	if _, err := ts.db.AddComment(ctx, id, 9000, "good question here", "coach", ""); err != nil {
 		t.Fatal(err)
 	}
 	var r replayAnswer

@@ -37,7 +37,7 @@ type SessionStore interface {
 	AppendEvents(ctx context.Context, sessionID string, firstSeq int64, evs []coach.Event) error
 	ReadEvents(ctx context.Context, sessionID string, afterSeq int64, fn func(seq int64, data []byte) error) error
 	LastSeq(ctx context.Context, sessionID string) (int64, error)
-	AddComment(ctx context.Context, sessionID string, atMS int64, text, author string) (store.Comment, error)
+	AddComment(ctx context.Context, sessionID string, atMS int64, text, author, authorID string) (store.Comment, error)
 	Comments(ctx context.Context, sessionID string) ([]store.Comment, error)
 	UpdateComment(ctx context.Context, sessionID, commentID string, p store.CommentPatch) (store.Comment, error)
 	DeleteComment(ctx context.Context, sessionID, commentID string) error

@@ -18,11 +18,14 @@ const MaxAuthorLen = 200
 
 // Comment is a coach's note at a media time of a session.
 type Comment struct {
-	ID        string    `json:"id"`
-	SessionID string    `json:"session_id"`
-	AtMS      int64     `json:"at_ms"`
-	Text      string    `json:"text"`
-	Author    string    `json:"author"`
+	ID        string `json:"id"`
+	SessionID string `json:"session_id"`
+	AtMS      int64  `json:"at_ms"`
+	Text      string `json:"text"`
+	Author    string `json:"author"`
+	// AuthorID is the user id of the author; "" for comments made before
+	// accounts.
+	AuthorID  string    `json:"author_id,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -35,7 +38,7 @@ type CommentPatch struct {
 
 // validateComment checks the fields a caller can set and returns the text
 // with surrounding space trimmed.
-func validateComment(atMS int64, text, author string) (string, error) {
+func validateComment(atMS int64, text, author, authorID string) (string, error) {
 	text = strings.TrimSpace(text)
 	switch {
 	case atMS < 0:
@@ -46,23 +49,27 @@ func validateComment(atMS int64, text, author string) (string, error) {
 		return "", fmt.Errorf("%w: comment longer than %d characters", ErrTextTooLong, MaxCommentLen)
 	case utf8.RuneCountInString(author) > MaxAuthorLen:
 		return "", fmt.Errorf("%w: author longer than %d characters", ErrTextTooLong, MaxAuthorLen)
+	case len(authorID) > maxAuditIDLen:
+		return "", fmt.Errorf("%w: author id longer than %d bytes", ErrTextTooLong, maxAuditIDLen)
 	}
 	return text, nil
 }
 
-// AddComment stores a comment on the session at atMS and returns it with
-// its new id. It returns ErrNegativeTime, ErrEmptyText or ErrTextTooLong
+// AddComment stores a comment on the session at atMS by author (a display
+// name) and authorID (the author's user id, or "") and returns it with its
+// new id. It returns ErrNegativeTime, ErrEmptyText or ErrTextTooLong
 // (all wrapping ErrInvalid) for bad input and ErrNotFound for an unknown
 // session.
-func (db *DB) AddComment(ctx context.Context, sessionID string, atMS int64, text, author string) (Comment, error) {
-	text, err := validateComment(atMS, text, author)
+func (db *DB) AddComment(ctx context.Context, sessionID string, atMS int64, text, author, authorID string) (Comment, error) {
+	text, err := validateComment(atMS, text, author, authorID)
 	if err != nil {
 		return Comment{}, fmt.Errorf("add comment: %w", err)
 	}
 	now := msTime(db.now().UnixMilli())
-	c := Comment{ID: newID(), SessionID: sessionID, AtMS: atMS, Text: text, Author: author, CreatedAt: now, UpdatedAt: now}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO comments (id, session_id, at_ms, text, author, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.SessionID, c.AtMS, c.Text, c.Author, now.UnixMilli(), now.UnixMilli())
+	c := Comment{ID: newID(), SessionID: sessionID, AtMS: atMS, Text: text, Author: author, AuthorID: authorID,
+		CreatedAt: now, UpdatedAt: now}
+	_, err = db.w.ExecContext(ctx, `INSERT INTO comments (id, session_id, at_ms, text, author, author_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.SessionID, c.AtMS, c.Text, c.Author, c.AuthorID, now.UnixMilli(), now.UnixMilli())
 	if isFKViolation(err) {
 		return Comment{}, fmt.Errorf("add comment: session %q: %w", sessionID, ErrNotFound)
 	}
@@ -72,14 +79,14 @@ func (db *DB) AddComment(ctx context.Context, sessionID string, atMS int64, text
 	return c, nil
 }
 
-const commentCols = `id, session_id, at_ms, text, author, created_at, updated_at`
+const commentCols = `id, session_id, at_ms, text, author, author_id, created_at, updated_at`
 
 func scanComment(sc scanner) (Comment, error) {
 	var (
 		c                Comment
 		created, updated int64
 	)
-	if err := sc.Scan(&c.ID, &c.SessionID, &c.AtMS, &c.Text, &c.Author, &created, &updated); err != nil {
+	if err := sc.Scan(&c.ID, &c.SessionID, &c.AtMS, &c.Text, &c.Author, &c.AuthorID, &created, &updated); err != nil {
 		return Comment{}, err
 	}
 	c.CreatedAt, c.UpdatedAt = msTime(created), msTime(updated)
@@ -165,7 +172,7 @@ func (db *DB) UpdateComment(ctx context.Context, sessionID, commentID string, p 
 	if p.Text != nil {
 		c.Text = *p.Text
 	}
-	if c.Text, err = validateComment(c.AtMS, c.Text, c.Author); err != nil {
+	if c.Text, err = validateComment(c.AtMS, c.Text, c.Author, c.AuthorID); err != nil {
 		return Comment{}, fmt.Errorf("update comment: %w", err)
 	}
 	c.UpdatedAt = msTime(db.now().UnixMilli())

@@ -180,10 +180,22 @@ func validID(id string) bool {
 }
 
 // isFKViolation reports whether err is SQLite's foreign-key constraint
-// failure, which here always means that the parent session is missing.
+// failure, which here always means that a parent row (a session, a user, a
+// team) is missing.
 func isFKViolation(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// isUniqueViolation reports whether err is SQLite's failure of a UNIQUE or
+// PRIMARY KEY constraint.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code()
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -31,3 +31,8 @@ var ErrTextTooLong = fmt.Errorf("%w: text too long", ErrInvalid)
 // ErrBadCursor is returned when ListFilter.Cursor is not a cursor that
 // ListSessions produced for the same sort order.
 var ErrBadCursor = fmt.Errorf("%w: bad paging cursor", ErrInvalid)
+
+// ErrConflict is returned (wrapped) when a write would duplicate what must
+// be unique: a user's email or single sign-on subject, a team name, a
+// token id.
+var ErrConflict = errors.New("already exists")

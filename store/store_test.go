@@ -588,11 +588,11 @@ func TestComments(t *testing.T) {
 	s := newSession(t, db, store.NewSession{})
 	other := newSession(t, db, store.NewSession{})
 
-	c2, err := db.AddComment(ctx, s.ID, 9000, "  missed the ask here ", "coach")
+	c2, err := db.AddComment(ctx, s.ID, 9000, "  missed the ask here ", "coach", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c1, err := db.AddComment(ctx, s.ID, 1500, "good opener", "coach")
+	c1, err := db.AddComment(ctx, s.ID, 1500, "good opener", "coach", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -643,14 +643,14 @@ func TestComments(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"empty text", func() error { _, err := db.AddComment(ctx, s.ID, 0, " \n", ""); return err }(), store.ErrEmptyText},
-		{"negative at_ms", func() error { _, err := db.AddComment(ctx, s.ID, -5, "x", ""); return err }(), store.ErrNegativeTime},
-		{"too long", func() error { _, err := db.AddComment(ctx, s.ID, 0, long, ""); return err }(), store.ErrTextTooLong},
+		{"empty text", func() error { _, err := db.AddComment(ctx, s.ID, 0, " \n", "", ""); return err }(), store.ErrEmptyText},
+		{"negative at_ms", func() error { _, err := db.AddComment(ctx, s.ID, -5, "x", "", ""); return err }(), store.ErrNegativeTime},
+		{"too long", func() error { _, err := db.AddComment(ctx, s.ID, 0, long, "", ""); return err }(), store.ErrTextTooLong},
 		{"author too long", func() error {
-			_, err := db.AddComment(ctx, s.ID, 0, "x", strings.Repeat("a", store.MaxAuthorLen+1))
+			_, err := db.AddComment(ctx, s.ID, 0, "x", strings.Repeat("a", store.MaxAuthorLen+1), "")
 			return err
 		}(), store.ErrTextTooLong},
-		{"unknown session", func() error { _, err := db.AddComment(ctx, "nope", 0, "x", ""); return err }(), store.ErrNotFound},
+		{"unknown session", func() error { _, err := db.AddComment(ctx, "nope", 0, "x", "", ""); return err }(), store.ErrNotFound},
 		{"list unknown session", func() error { _, err := db.Comments(ctx, "nope"); return err }(), store.ErrNotFound},
 		{"patch to empty", func() error {
 			_, err := db.UpdateComment(ctx, s.ID, c1.ID, store.CommentPatch{Text: &empty})
@@ -735,7 +735,7 @@ func TestDeleteSessionRemovesEverything(t *testing.T) {
 		if err := db.AppendEvents(ctx, id, 1, events(20)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.AddComment(ctx, id, 10, "note", ""); err != nil {
+		if _, err := db.AddComment(ctx, id, 10, "note", "", ""); err != nil {
 			t.Fatal(err)
 		}
 		p, err := db.RecordingPath(id, coach.Rep, "wav")
@@ -784,7 +784,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := db.EndSession(ctx, s.ID, summary(5000, 0.5, 1, "commitment", 1, 1)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := db.AddComment(ctx, s.ID, 100, "nice", "lee")
+	c, err := db.AddComment(ctx, s.ID, 100, "nice", "lee", "")
 	if err != nil {
 		t.Fatal(err)
 	}
