@@ -19,7 +19,7 @@ func FuzzCredentials(f *testing.F) {
 	srv := servertest.Start(f, servertest.Options{})
 	u, tok := srv.NewUser(f, "rep@example.com", auth.RoleRep, "A")
 	for _, s := range []string{"", "Bearer ", "Bearer " + tok, "Bearer " + tok[:len(tok)-1] + "x", "bearer cc_", "Basic Zm9vOmJhcg==",
-		"Bearer cci_abc_def", "Bearer cci__", "Bearer cc_" + tok[3:19] + "_", "Bearer \x00\xff"} {
+		"Bearer cci_abc.def", "Bearer cci_.", "Bearer cci_x", "Bearer cc_" + tok[3:19] + "_", "Bearer \x00\xff"} {
 		f.Add(s, "")
 		f.Add("", s)
 	}

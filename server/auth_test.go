@@ -346,7 +346,7 @@ func TestBrowserProtections(t *testing.T) {
 	if resp.StatusCode != 415 {
 		t.Errorf("a text/plain JSON body: %d, want 415", resp.StatusCode)
 	}
-	code, body := do(t, b, "POST", srv.URL+"/v1/sessions", `{"consent":true}`, "Origin", srv.URL, "Sec-Fetch-Site", "same-origin")
+	code, body := do(t, b, "POST", srv.URL+"/v1/sessions", `{"consent":true,"consent_text":"recorded"}`, "Origin", srv.URL, "Sec-Fetch-Site", "same-origin")
 	if code != 201 {
 		t.Fatalf("same-origin POST: %d %s", code, body)
 	}

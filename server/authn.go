@@ -90,6 +90,8 @@ const cookieName = "cuecard_session"
 const sessionKeyUser = "user_id"
 
 func newSessionManager(st AccountStore, secure bool, lifetime, idle time.Duration) *scs.SessionManager {
+	// scs.New also starts an in-memory store's cleaner goroutine, which
+	// idles for the life of the process: the store used is the database.
 	sm := scs.New()
 	sm.Store = webSessions{st}
 	sm.Lifetime = lifetime
@@ -246,8 +248,9 @@ func (s *Server) touchToken(id string, now time.Time) {
 	})
 }
 
-// ingestPrefix starts a session's ingest token: "cci_" + session id + "_"
-// + an HMAC of the id under the server's ingest key. It allows streaming
+// ingestPrefix starts a session's ingest token: "cci_" + session id + "."
+// + an HMAC of the id under the server's ingest key (neither contains a
+// dot). It allows streaming
 // that one session as its owner, and nothing else.
 const ingestPrefix = "cci_"
 
@@ -288,14 +291,14 @@ func (s *Server) ingestToken(ctx context.Context, id string) (string, error) {
 	}
 	m := hmac.New(sha256.New, k)
 	m.Write([]byte(id))
-	return ingestPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+	return ingestPrefix + id + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
 }
 
 // ingestPrincipal checks an ingest token and returns the session owner's
 // principal, limited to streaming that session.
 func (s *Server) ingestPrincipal(ctx context.Context, tok string) (*auth.Principal, error) {
 	rest := strings.TrimPrefix(tok, ingestPrefix)
-	i := strings.LastIndexByte(rest, '_')
+	i := strings.IndexByte(rest, '.')
 	if i <= 0 || len(rest) > 200 {
 		return nil, fmt.Errorf("%w: malformed ingest token", ErrUnauthenticated)
 	}
