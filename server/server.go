@@ -200,20 +200,20 @@ type Server struct {
 	wg       sync.WaitGroup // session goroutines
 	handler  http.Handler
 
-	acc       AccountStore
-	cd        CallDataStore
-	ret       RetentionStore
+	acc AccountStore
+	cd  CallDataStore
+	ret RetentionStore
 	// createLim and uploadLim rate-limit session creation and uploads per
 	// user; uploadSlots holds one token per upload being analyzed.
 	createLim, uploadLim *auth.Limiter
 	uploadSlots          chan struct{}
-	sm        *scs.SessionManager
-	oidc      *oidcLogin
-	routeList []Route
-	touches   tokenTouches
-	ingestMu  sync.Mutex
-	ingestK   []byte
-	setupMu   sync.Mutex
+	sm                   *scs.SessionManager
+	oidc                 *oidcLogin
+	routeList            []Route
+	touches              tokenTouches
+	ingestMu             sync.Mutex
+	ingestK              []byte
+	setupMu              sync.Mutex
 	// signinIP and signinEmail limit sign-in attempts per address and per
 	// account.
 	signinIP, signinEmail *auth.Limiter

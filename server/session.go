@@ -60,10 +60,10 @@ type item struct {
 type liveSession struct {
 	id    string
 	owner string // user id of the rep
-	srv  *Server
-	hub  *hub
-	in   chan item
-	done chan struct{}
+	srv   *Server
+	hub   *hub
+	in    chan item
+	done  chan struct{}
 
 	// endReason is set before hub.close and read after a subscriber's
 	// channel is closed, which orders the two.
