@@ -730,17 +730,18 @@ func (e *Engine) emitCue(i int, in Input, t *text, tk Talk) {
 		}
 	}
 	data := templateData{Quote: quote, Clause: clause, Prior: e.prior, Talk: tk}
-	var body, evidence strings.Builder
-	if err := d.body.Execute(&body, data); err != nil {
-		body.WriteString(d.Title)
+	body, err := renderCue(d.body, data)
+	if err != nil {
+		body = d.Title
 	}
-	if err := d.evidence.Execute(&evidence, data); err != nil {
-		evidence.WriteString(quote)
+	evidence, err := renderCue(d.evidence, data)
+	if err != nil {
+		evidence = quote
 	}
 	e.nextID++
 	id := "c" + strconv.Itoa(e.nextID)
 	ev := Event{Type: EventCue, AtMS: in.AtMS, ID: id, Cue: d.ID, Title: d.Title,
-		Body: collapse(body.String()), Evidence: collapse(evidence.String()), Priority: d.Priority}
+		Body: collapse(body), Evidence: collapse(evidence), Priority: d.Priority}
 	if t != nil {
 		ev.Speaker, ev.StartMS, ev.EndMS = in.Speaker, in.StartMS, in.EndMS
 		if in.Kind == Partial {

@@ -15,6 +15,10 @@ var ErrTimeBackwards = errors.New("media time went backwards")
 // ErrFinished is returned by Engine.Step after Finish.
 var ErrFinished = errors.New("engine finished")
 
+// ErrCueTextTooLong is returned when a cue template writes more than
+// MaxCueText bytes; the engine then shows the cue's title instead.
+var ErrCueTextTooLong = errors.New("cue text is longer than the limit")
+
 // PlaybookError names the file and line of a problem in a playbook.
 type PlaybookError struct {
 	File string

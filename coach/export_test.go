@@ -64,3 +64,13 @@ func (s *SignalScorer) Score(spk Speaker, text, ctx string) []float64 {
 	}
 	return s.out
 }
+
+// RenderCue compiles src as a cue template and runs it with quote as
+// .Quote.
+func RenderCue(src, quote string) (string, error) {
+	t, err := parseTemplate("test", src)
+	if err != nil {
+		return "", err
+	}
+	return renderCue(t, templateData{Quote: quote})
+}

@@ -643,19 +643,10 @@ func (c *compiler) mask(list []lstr, def inputMask) (inputMask, error) {
 	return m, nil
 }
 
-var tmplFuncs = template.FuncMap{
-	"pct":  func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
-	"secs": func(ms int64) string { return strconv.FormatInt((ms+500)/1000, 10) + " s" },
-}
-
 func (c *compiler) template(s lstr, what string) (*template.Template, error) {
-	t, err := template.New(what).Funcs(tmplFuncs).Option("missingkey=error").Parse(s.V)
+	t, err := parseTemplate(what, s.V)
 	if err != nil {
-		return nil, c.errf(s.Line, "%s: %v", what, err)
-	}
-	// Execute once on sample data so unknown fields fail now, not mid-call.
-	if err := t.Execute(&bytes.Buffer{}, templateData{}); err != nil {
-		return nil, c.errf(s.Line, "%s: %v", what, err)
+		return nil, c.errf(s.Line, "%v", err)
 	}
 	return t, nil
 }
