@@ -110,12 +110,13 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 // Run streams call into n new sessions of the server at base at once, in
-// real time, and measures them. Calls start spread over stagger.
-func Run(ctx context.Context, base string, call *Call, n int, stagger time.Duration) Result {
+// real time, and measures them, as the user of token. Calls start spread
+// over stagger.
+func Run(ctx context.Context, base, token string, call *Call, n int, stagger time.Duration) Result {
 	res := Result{Calls: n}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	cl := &client.Client{BaseURL: base}
+	cl := &client.Client{BaseURL: base, Token: token}
 	for i := range n {
 		wg.Go(func() {
 			delay := time.Duration(0)
@@ -145,7 +146,8 @@ func Run(ctx context.Context, base string, call *Call, n int, stagger time.Durat
 }
 
 func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error) {
-	ses, err := cl.CreateSession(ctx, client.CreateRequest{Rep: "bench", Title: "load test"})
+	ses, err := cl.CreateSession(ctx, client.CreateRequest{Title: "load test", Consent: true,
+		ConsentText: "a synthesized call played by cuecard bench"})
 	if err != nil {
 		return Result{}, err
 	}

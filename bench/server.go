@@ -18,6 +18,8 @@ import (
 // and memory are measured apart from the load generator's.
 type Server struct {
 	URL string
+	// Token is an administrator's API token (for /metrics).
+	Token string
 	cmd *exec.Cmd
 	out io.ReadCloser
 }
@@ -114,7 +116,12 @@ func (s *Server) Usage() (Usage, error) {
 			u.Peak = n * 1024
 		}
 	}
-	resp, err := http.Get(s.URL + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/metrics", nil)
+	if err != nil {
+		return u, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return u, err
 	}

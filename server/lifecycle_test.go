@@ -194,7 +194,7 @@ func TestAPI(t *testing.T) {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := authDo(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestAPI(t *testing.T) {
 	if code != 200 || c["text"] != "great question" || c["at_ms"] != float64(12000) {
 		t.Fatalf("edit: %d %v", code, c)
 	}
-	resp, _ := http.Get(base + "/v1/sessions/" + id + "/comments")
+	resp, _ := authGet(base + "/v1/sessions/" + id + "/comments")
 	var list []map[string]any
 	json.NewDecoder(resp.Body).Decode(&list)
 	resp.Body.Close()
@@ -266,7 +266,7 @@ func TestAPI(t *testing.T) {
 	if code != 200 || len(pb["cues"].([]any)) != 8 {
 		t.Fatalf("playbook: %d %v", code, pb)
 	}
-	resp, err := http.Get(base + "/metrics")
+	resp, err := authGet(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func TestPlaybookTalkSettings(t *testing.T) {
 				db.Close()
 			})
 
-			resp, err := http.Get(ts.URL + "/v1/playbook")
+			resp, err := authGet(ts.URL + "/v1/playbook")
 			if err != nil {
 				t.Fatal(err)
 			}

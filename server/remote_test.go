@@ -140,7 +140,7 @@ func TestLanguageModelReviewsAndNotes(t *testing.T) {
 	if err != nil || !strings.Contains(string(notes), "pilot outline") {
 		t.Fatalf("notes %s %v", notes, err)
 	}
-	resp, err := http.Get(ts.ts.URL + "/v1/sessions/" + id + "/replay")
+	resp, err := authGet(ts.ts.URL + "/v1/sessions/" + id + "/replay")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 // getOK GETs url and drains a 200 answer.
 func getOK(tb testing.TB, url string) {
-	resp, err := http.Get(url)
+	resp, err := authGet(url)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 // getJSON GETs path and decodes a 200 answer into v.
 func getJSON(tb testing.TB, base, path string, v any) {
 	tb.Helper()
-	resp, err := http.Get(base + path)
+	resp, err := authGet(base + path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestLibraryQueries(t *testing.T) {
 		}
 	})
 	t.Run("bad filter", func(t *testing.T) {
-		resp, err := http.Get(base + "/v1/sessions?min_stage=closing")
+		resp, err := authGet(base + "/v1/sessions?min_stage=closing")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +232,7 @@ func TestReplayAndTranscript(t *testing.T) {
 		t.Fatalf("audio %v, talk %+v", r.Audio, r.Playbook.Talk)
 	}
 
-	resp, err := http.Get(ts.ts.URL + "/v1/sessions/" + id + "/transcript")
+	resp, err := authGet(ts.ts.URL + "/v1/sessions/" + id + "/transcript")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestReplayAndTranscript(t *testing.T) {
 		!strings.HasPrefix(lines[2], "[0:08] prospect: Honestly the big problem is scheduling.") || strings.Contains(text, "half a thought") {
 		t.Fatalf("transcript:\n%s", text)
 	}
-	resp, err = http.Get(ts.ts.URL + "/v1/sessions/nope/transcript")
+	resp, err = authGet(ts.ts.URL + "/v1/sessions/nope/transcript")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestReplayAndTranscript(t *testing.T) {
 func postBacktest(tb testing.TB, base string, req map[string]any) (int, map[string]any) {
 	tb.Helper()
 	b, _ := json.Marshal(req)
-	resp, err := http.Post(base+"/v1/backtest", "application/json", bytes.NewReader(b))
+	resp, err := authPost(base+"/v1/backtest", "application/json", bytes.NewReader(b))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestBacktest(t *testing.T) {
 		t.Fatalf("the backtest changed the stored events: %d then %d", len(before), len(after))
 	}
 
-	resp, err := http.Get(ts.ts.URL + "/v1/playbook/source")
+	resp, err := authGet(ts.ts.URL + "/v1/playbook/source")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func upload(tb testing.TB, base string, files map[string]string, fields map[stri
 		w.Write(b)
 	}
 	mw.Close()
-	resp, err := http.Post(base+"/v1/uploads", mw.FormDataContentType(), &body)
+	resp, err := authPost(base+"/v1/uploads", mw.FormDataContentType(), &body)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestUpload(t *testing.T) {
 			}
 			req, _ := http.NewRequest("GET", ts.ts.URL+"/v1/sessions/"+id+"/audio?speaker=prospect", nil)
 			req.Header.Set("Range", "bytes=0-43")
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := authDo(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -497,7 +497,7 @@ func TestUploadBadFiles(t *testing.T) {
 	if len(left) > 0 || len(audio) > 0 {
 		t.Fatalf("left behind: %v, audio %d", left, len(audio))
 	}
-	resp, err := http.Post(ts.ts.URL+"/v1/uploads", "application/json", strings.NewReader("{}"))
+	resp, err := authPost(ts.ts.URL+"/v1/uploads", "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func (t *testServer) close() { t.st.Close() }
 
 func (t *testServer) create(tb testing.TB) string {
 	tb.Helper()
-	s, err := t.cl.CreateSession(context.Background(), client.CreateRequest{Rep: "Ana", Title: "test call", Consent: true})
+	s, err := t.cl.CreateSession(context.Background(), client.CreateRequest{Rep: "Ana", Title: "test call", Consent: true, ConsentText: "this call is recorded for coaching"})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestStreamMatchesAnalyze(t *testing.T) {
 		t.Fatalf("%d events stored, %d received", len(stored), len(got))
 	}
 	for _, sp := range []string{"rep", "prospect"} {
-		resp, err := http.Get(ts.ts.URL + "/v1/sessions/" + id + "/audio?speaker=" + sp)
+		resp, err := authGet(ts.ts.URL + "/v1/sessions/" + id + "/audio?speaker=" + sp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +233,7 @@ func keys(evs []coach.Event, key func(coach.Event) string) []string {
 
 func storedEvents(t *testing.T, ts *testServer, id string) []coach.Event {
 	t.Helper()
-	resp, err := http.Get(ts.ts.URL + "/v1/sessions/" + id + "/events")
+	resp, err := authGet(ts.ts.URL + "/v1/sessions/" + id + "/events")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestBadFramesCloseTheStream(t *testing.T) {
 		})
 	}
 	// The server still serves, and a fresh session streams fine.
-	resp, err := http.Get(ts.ts.URL + "/healthz")
+	resp, err := authGet(ts.ts.URL + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz after bad frames: %v", err)
 	}
@@ -446,7 +446,7 @@ func TestViewers(t *testing.T) {
 // metric reads one counter or gauge from the server's /metrics.
 func metric(t *testing.T, ts *testServer, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(ts.ts.URL + "/metrics")
+	resp, err := authGet(ts.ts.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,3 +523,13 @@ func readWAV(path string) ([]int16, error) {
 	pcm, _, err := audio.ReadWAV16(path)
 	return pcm, err
 }
+
+// authGet, authPost and authDo send a request as the administrator of the
+// test server the URL names.
+func authGet(url string) (*http.Response, error) { return servertest.HTTPFor(url).Get(url) }
+
+func authPost(url, contentType string, body io.Reader) (*http.Response, error) {
+	return servertest.HTTPFor(url).Post(url, contentType, body)
+}
+
+func authDo(r *http.Request) (*http.Response, error) { return servertest.HTTPFor(r.URL.String()).Do(r) }

@@ -34,7 +34,7 @@ func get(tb testing.TB, url string, hdr map[string]string) (*http.Response, stri
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := authDo(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func (c *rtcClient) offer(t *testing.T) string {
 
 func postOffer(t *testing.T, ts *testServer, id, contentType, body string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Post(ts.ts.URL+"/v1/sessions/"+id+"/webrtc", contentType, strings.NewReader(body))
+	resp, err := authPost(ts.ts.URL+"/v1/sessions/"+id+"/webrtc", contentType, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func waitRecording(t *testing.T, ts *testServer, id string, sp coach.Speaker) []
 	t.Helper()
 	var b []byte
 	waitFor(t, func() bool {
-		resp, err := http.Get(ts.ts.URL + "/v1/sessions/" + id + "/audio?speaker=" + sp.String())
+		resp, err := authGet(ts.ts.URL + "/v1/sessions/" + id + "/audio?speaker=" + sp.String())
 		if err != nil {
 			t.Fatal(err)
 		}

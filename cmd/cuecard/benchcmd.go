@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/bench"
 	"github.com/cuecard/cuecard/eval"
 	"github.com/cuecard/cuecard/stream"
@@ -80,10 +81,17 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 // benchLevel runs n concurrent calls against a fresh child server and
 // reports what they measured.
 func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, call *bench.Call, n int, stagger time.Duration) error {
-	srv, err := bench.StartServer(ctx, exe, "--data", data, "--asr", asr, "--webrtc-udp-port", "-1")
+	tok, err := createToken(ctx, data, tokenSpec{email: "bench@localhost.invalid", role: auth.RoleAdmin,
+		scopes: auth.RoleScopes(auth.RoleAdmin), name: "bench"}, io.Discard)
 	if err != nil {
 		return err
 	}
+	srv, err := bench.StartServer(ctx, exe, "--data", data, "--asr", asr, "--webrtc-udp-port", "-1",
+		"--max-live", "0", "--max-live-per-user", "0", "--session-rate", "0")
+	if err != nil {
+		return err
+	}
+	srv.Token = tok
 	before, err := srv.Usage()
 	if err != nil {
 		srv.Stop()
@@ -111,7 +119,7 @@ func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, ca
 		}
 	})
 	began := time.Now()
-	r := bench.Run(ctx, srv.URL, call, n, stagger)
+	r := bench.Run(ctx, srv.URL, tok, call, n, stagger)
 	wall := time.Since(began)
 	stop()
 	wg.Wait()

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cuecard/cuecard/audio"
@@ -64,9 +65,19 @@ func TestServeEndToEnd(t *testing.T) {
 	rep, prospect := filepath.Join(dir, "rep.wav"), filepath.Join(dir, "prospect.wav")
 	writeTone(t, rep, 6000, 500, 3000)
 	writeTone(t, prospect, 6000, 3500, 5500)
-	url, stop := startServe(t, filepath.Join(dir, "data"), "--asr", "none")
-	cl := &client.Client{BaseURL: url}
-	ses, err := cl.CreateSession(context.Background(), client.CreateRequest{Rep: "Ana"})
+	data := filepath.Join(dir, "data")
+	url, stop := startServe(t, data, "--asr", "none")
+	code, out, stderr := runCmd(t, "token", "create", "--data", data, "--email", "ana@example.com", "--role", "rep", "--team", "East")
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
+	if _, err := (&client.Client{BaseURL: url}).CreateSession(context.Background(), client.CreateRequest{Consent: true, ConsentText: "recorded"}); err == nil {
+		t.Fatal("an anonymous client created a session")
+	}
+	cl := &client.Client{BaseURL: url, Token: token}
+	ses, err := cl.CreateSession(context.Background(), client.CreateRequest{Consent: true, ConsentText: "this call is recorded"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +99,9 @@ func TestServeEndToEnd(t *testing.T) {
 
 	url, stop = startServe(t, filepath.Join(dir, "data"), "--asr", "none")
 	defer stop()
-	resp, err := http.Get(url + "/v1/sessions/" + ses.ID)
+	req, _ := http.NewRequest(http.MethodGet, url+"/v1/sessions/"+ses.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +114,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if got.Status != "ended" || got.Summary == nil || got.Summary.Metrics.DurationMS != last.Summary.Metrics.DurationMS {
 		t.Fatalf("after restart: %+v", got)
 	}
-	code, out, _ := runCmd(t, "stream", "--server", url, "--session", ses.ID, "--rep", rep, "--prospect", prospect, "--speed", "0")
+	code, out, _ = runCmd(t, "stream", "--server", url, "--token", token, "--session", ses.ID, "--rep", rep, "--prospect", prospect, "--speed", "0")
 	if code == 0 {
 		t.Fatalf("streaming into an ended session succeeded: %s", out)
 	}

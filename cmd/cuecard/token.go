@@ -46,33 +46,53 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *days < 0 {
 		return usagef("--expires-days must not be negative")
 	}
-	db, err := store.Open(ctx, *dataDir)
-	if err != nil {
-		return fmt.Errorf("open data directory: %w", err)
-	}
-	defer db.Close()
-	u, err := ensureUser(ctx, db, *email, role, *team, stderr)
+	plain, err := createToken(ctx, *dataDir, tokenSpec{email: *email, role: role, team: *team, scopes: scopes, name: *name, days: *days}, stderr)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintln(stdout, plain)
+	return nil
+}
+
+// tokenSpec is the token to make and its user.
+type tokenSpec struct {
+	email  string
+	role   auth.Role
+	team   string
+	scopes []auth.Scope
+	name   string
+	days   int
+}
+
+// createToken makes a token in the data directory for the user of spec
+// (created if missing), records it in the audit log and returns it.
+func createToken(ctx context.Context, dataDir string, spec tokenSpec, stderr io.Writer) (string, error) {
+	db, err := store.Open(ctx, dataDir)
+	if err != nil {
+		return "", fmt.Errorf("open data directory: %w", err)
+	}
+	defer db.Close()
+	u, err := ensureUser(ctx, db, spec.email, spec.role, spec.team, stderr)
+	if err != nil {
+		return "", err
 	}
 	plain, t, err := auth.NewToken()
 	if err != nil {
-		return err
+		return "", err
 	}
-	at := store.APIToken{ID: t.ID, UserID: u.ID, Name: *name, Scopes: scopes, Hash: auth.HashSecret(t.Secret)}
-	if *days > 0 {
-		at.ExpiresAt = time.Now().Add(time.Duration(*days) * 24 * time.Hour)
+	at := store.APIToken{ID: t.ID, UserID: u.ID, Name: spec.name, Scopes: spec.scopes, Hash: auth.HashSecret(t.Secret)}
+	if spec.days > 0 {
+		at.ExpiresAt = time.Now().Add(time.Duration(spec.days) * 24 * time.Hour)
 	}
 	if _, err := db.CreateToken(ctx, at); err != nil {
-		return err
+		return "", err
 	}
 	if _, err := db.AppendAudit(ctx, store.AuditEntry{Actor: "cli", Action: "token.create", Target: t.ID,
-		Detail: fmt.Appendf(nil, `{"user":%q,"scopes":%q}`, u.ID, auth.FormatScopes(scopes))}); err != nil {
-		return err
+		Detail: fmt.Appendf(nil, `{"user":%q,"scopes":%q}`, u.ID, auth.FormatScopes(spec.scopes))}); err != nil {
+		return "", err
 	}
-	fmt.Fprintf(stderr, "token %s for %s (%s, scopes %s)\n", t.ID, u.Email, u.Role, auth.FormatScopes(scopes))
-	fmt.Fprintln(stdout, plain)
-	return nil
+	fmt.Fprintf(stderr, "token %s for %s (%s, scopes %s)\n", t.ID, u.Email, u.Role, auth.FormatScopes(spec.scopes))
+	return plain, nil
 }
 
 // ensureUser returns the user with email, created with role if missing,

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cuecard/cuecard/auth"
@@ -67,6 +68,27 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set("Authorization", "Bearer "+b.token)
 	}
 	return b.next.RoundTrip(r)
+}
+
+// running maps the URL of each running test server to it, so that a test
+// holding only a URL can act as that server's administrator (HTTPFor).
+var running sync.Map
+
+// HTTPFor returns the administrator's HTTP client of the running test
+// server whose URL starts url, or http.DefaultClient (anonymous) if none.
+func HTTPFor(url string) *http.Client {
+	var c *http.Client
+	running.Range(func(k, v any) bool {
+		if strings.HasPrefix(url, k.(string)) {
+			c = v.(*Server).HTTP
+			return false
+		}
+		return true
+	})
+	if c == nil {
+		return http.DefaultClient
+	}
+	return c
 }
 
 // HTTPClient returns an HTTP client that sends token on every request.
@@ -164,6 +186,7 @@ func Start(tb testing.TB, opt Options) *Server {
 	s.Admin, s.Token = s.NewUser(tb, "admin@example.com", auth.RoleAdmin, "")
 	s.Client = &client.Client{BaseURL: ts.URL, Token: s.Token}
 	s.HTTP = HTTPClient(s.Token)
+	running.Store(s.URL, s)
 	return s
 }
 
@@ -173,6 +196,7 @@ func (s *Server) Close() {
 	if s.TS == nil {
 		return
 	}
+	running.Delete(s.URL)
 	s.Srv.Shutdown()
 	s.TS.CloseClientConnections()
 	s.TS.Close()
