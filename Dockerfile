@@ -2,6 +2,9 @@
 # Build with the project's Makefile, then run cuecard on a slim image that
 # carries only the runtime libraries and the speech model.
 FROM golang:1.26-bookworm AS build
+# The go command fetches this Go from the module proxy and builds with it
+# (the Makefile sets the same).
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 	gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \

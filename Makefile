@@ -7,6 +7,13 @@ DATA ?= ./data
 ADDR ?= 127.0.0.1:8080
 FUZZTIME ?= 5s
 
+# Every go command here runs on Go 1.27.3: the go command fetches that
+# toolchain from the Go module proxy on first use, whatever Go is on PATH.
+# Go before 1.26.10 (and 1.27 before 1.27.3) has standard-library
+# vulnerabilities that the server reaches; `make vulncheck
+# GOTOOLCHAIN=go1.26.8` names them.
+export GOTOOLCHAIN := go1.27.3
+
 # Debian packages the build and the tests need.
 DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \
 	libopus-dev libopusfile-dev libsoxr-dev flite sox
@@ -14,7 +21,7 @@ DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxb
 # Node for the UI's unit tests, Python for the evaluation leak check).
 TEST_PACKAGES := chromium fonts-liberation nodejs python3
 
-.PHONY: all deps test-deps apt-install build run demo test test-js fuzz bench eval eval-audio vet lint fmt-check clean vectors train leak-check
+.PHONY: all deps test-deps apt-install build run demo test test-js fuzz bench eval eval-audio vet lint vulncheck fmt-check clean vectors train leak-check
 
 all: build
 
@@ -26,7 +33,7 @@ test-deps:
 	@$(MAKE) --no-print-directory apt-install PKGS="$(DEB_PACKAGES) $(TEST_PACKAGES)"
 
 apt-install:
-	@command -v $(GO) >/dev/null || { echo "cuecard needs Go 1.26 or later on PATH (https://go.dev/dl/)"; exit 1; }
+	@command -v $(GO) >/dev/null || { echo "cuecard needs Go 1.26 or later on PATH (https://go.dev/dl/); it builds with Go $(GOTOOLCHAIN:go%=%), which that go fetches"; exit 1; }
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
@@ -53,7 +60,7 @@ demo: build $(DATA)/demo/rep.wav
 	./$(BIN) analyze --transcript examples/demo-call.jsonl | grep -v '"talk"'
 	./$(BIN) analyze --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav | grep -v '"talk"'
 
-test: test-deps fmt-check vet lint leak-check test-js
+test: test-deps fmt-check vet lint vulncheck leak-check test-js
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -80,17 +87,34 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-# lint runs golangci-lint (.golangci.yml), installed from the Go module
-# proxy into bin/tools at a pinned version.
-GOLANGCI_LINT_VERSION := v2.15.0
-GOLANGCI_LINT := bin/tools/golangci-lint
-$(GOLANGCI_LINT):
-	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+# Tools come from the Go module proxy at pinned versions, into a folder of
+# their toolchain's name; $(call tool,PACKAGE,VERSION) installs one there
+# unless that version is already there.
+TOOLS := bin/tools/$(GOTOOLCHAIN)
+tool = @$(GO) version -m $(TOOLS)/$(notdir $(1)) 2>/dev/null | grep -Eq '^\s+mod\s.*\s$(2)\s' || \
+	{ echo "installing $(1)@$(2)"; GOBIN=$(CURDIR)/$(TOOLS) $(GO) install $(1)@$(2); }
 
-lint: $(GOLANGCI_LINT)
-	@$(GOLANGCI_LINT) version | grep -q '$(patsubst v%,%,$(GOLANGCI_LINT_VERSION))' || \
-		GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	$(GOLANGCI_LINT) run ./...
+# lint runs golangci-lint (.golangci.yml).
+GOLANGCI_LINT_VERSION := v2.15.0
+lint:
+	$(call tool,github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+	$(TOOLS)/golangci-lint run ./...
+
+# vulncheck fails when our code reaches a known vulnerability, in a module
+# we require or in the standard library of the Go that builds it. It runs
+# govulncheck on a database that internal/vulndb builds offline from the
+# module golang.org/x/vulndb (its OSV entries), pinned like any module: a
+# newer VULNDB_VERSION brings newer entries.
+GOVULNCHECK_VERSION := v1.9.0
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+VULNDB := bin/vulndb/$(VULNDB_VERSION)
+$(VULNDB)/index/modules.json:
+	set -o pipefail; $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | \
+		$(GO) run ./internal/vulndb -out $(VULNDB)
+
+vulncheck: deps $(VULNDB)/index/modules.json
+	$(call tool,golang.org/x/vuln/cmd/govulncheck,$(GOVULNCHECK_VERSION))
+	$(TOOLS)/govulncheck -db file://$(CURDIR)/$(VULNDB) ./...
 
 # fuzz runs every fuzz target briefly (FUZZTIME each).
 # A target that fails with "context deadline exceeded" and writes no failing

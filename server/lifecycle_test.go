@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,7 @@ func TestShutdownFinishesSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkPrivate(t, rec.Path)
 		f, err := audio.OpenWAV(rec.Path)
 		if err != nil {
 			t.Fatalf("%s recording: %v", sp, err)
@@ -298,5 +300,18 @@ func TestEndedSessionRefusesAudio(t *testing.T) {
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusConflict || !strings.Contains(ae.Message, "ended") {
 		t.Fatalf("dial ended session: %v", err)
+	}
+}
+
+// checkPrivate fails the test unless the file at path has store.FileMode:
+// a recording is for the server's user alone.
+func checkPrivate(tb testing.TB, path string) {
+	tb.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != store.FileMode {
+		tb.Errorf("%s: mode %o, want %o", path, got, store.FileMode)
 	}
 }

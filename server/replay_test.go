@@ -436,6 +436,13 @@ func TestUpload(t *testing.T) {
 			if n := len(filter(evs, coach.EventTranscript)); n < 6 {
 				t.Fatalf("%d transcripts", n)
 			}
+			for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+				rec, err := ts.db.Recording(context.Background(), id, sp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkPrivate(t, rec.Path)
+			}
 			req, _ := http.NewRequest("GET", ts.ts.URL+"/v1/sessions/"+id+"/audio?speaker=prospect", nil)
 			req.Header.Set("Range", "bytes=0-43")
 			resp, err := authDo(req)

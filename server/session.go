@@ -560,13 +560,28 @@ type recorder struct {
 	w    *audio.WAVWriter
 }
 
+// openPrivate opens the file at path with flag, creating it if needed, and
+// gives it store.FileMode whatever the umask or an older file's mode: a
+// recording or an upload is a call, for the server's user alone.
+func openPrivate(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|os.O_CREATE, store.FileMode)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(store.FileMode); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func newRecorder(st SessionStore, id string, sp coach.Speaker) (*recorder, error) {
 	path, err := st.RecordingPath(id, sp, "wav")
 	if err != nil {
 		return nil, err
 	}
 	// A session that resumes after a restart starts a fresh file.
-	f, err := os.Create(path)
+	f, err := openPrivate(path, os.O_RDWR|os.O_TRUNC)
 	if err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
 	}

@@ -244,7 +244,7 @@ func readField(p *multipart.Part) (string, error) {
 }
 
 func saveFile(src io.Reader, path string) error {
-	f, err := os.Create(path)
+	f, err := openPrivate(path, os.O_RDWR|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
@@ -285,7 +285,7 @@ func splitWAV(src string, dst [2]string, field string) (int64, error) {
 		if p == "" {
 			continue
 		}
-		f, err := os.Create(p)
+		f, err := openPrivate(p, os.O_RDWR|os.O_TRUNC)
 		if err != nil {
 			return 0, err
 		}

@@ -359,7 +359,7 @@ func (p *peer) openRecording(sp coach.Speaker, ssrc uint32) (*oggRecording, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openPrivate(path, os.O_WRONLY|os.O_APPEND)
 	if err != nil {
 		return nil, err
 	}

@@ -316,6 +316,11 @@ func TestWebRTCMatchesAnalyze(t *testing.T) {
 	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
 		wavLen := wavSamples(t, map[coach.Speaker]string{coach.Rep: rep(), coach.Prospect: prospect()}[sp])
 		b := waitRecording(t, ts, id, sp)
+		if rec, err := ts.db.Recording(context.Background(), id, sp); err != nil {
+			t.Fatal(err)
+		} else {
+			checkPrivate(t, rec.Path)
+		}
 		samples := decodeOgg(t, b)
 		// The last packet may run past the WAV's end by under 20 ms.
 		if d := samples - wavLen; d < 0 || d > 320 {

@@ -51,10 +51,10 @@ func Open(ctx context.Context, dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "audio"), 0o755); err != nil {
+	path := filepath.Join(dir, "cuecard.db")
+	if err := makePrivate(dir, path); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	path := filepath.Join(dir, "cuecard.db")
 	// synchronous(NORMAL) in WAL mode: a commit survives a process crash;
 	// only a power loss can lose the last transactions since the last sync.
 	pragmas := []string{"busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"}
@@ -72,6 +72,14 @@ func Open(ctx context.Context, dataDir string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// SQLite gives the -wal and -shm files it creates the database file's
+	// mode; ones left by an older version may be looser.
+	for _, f := range []string{path + "-wal", path + "-shm"} {
+		if err := os.Chmod(f, FileMode); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			w.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
 	r, err := sql.Open("sqlite", dsn(path, append(pragmas, "query_only(1)")))
 	if err != nil {
 		w.Close()
@@ -82,6 +90,39 @@ func Open(ctx context.Context, dataDir string) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	db.r = r
 	return db, nil
+}
+
+// DirMode and FileMode are the modes of the data directory, of every
+// directory and of every file in it: calls are private, so only the user
+// that runs the server may read them.
+const (
+	DirMode  fs.FileMode = 0o700
+	FileMode fs.FileMode = 0o600
+)
+
+// makePrivate creates the data directory dir, its audio directory and the
+// database file at path if they are missing, and sets their modes to
+// DirMode and FileMode, whatever the umask, tightening ones that exist.
+// SQLite creates a missing database with the umask's mode; an empty file
+// is an empty database, so creating it first decides its mode.
+func makePrivate(dir, path string) error {
+	audio := filepath.Join(dir, "audio")
+	if err := os.MkdirAll(audio, DirMode); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, FileMode)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for p, mode := range map[string]fs.FileMode{dir: DirMode, audio: DirMode, path: FileMode} {
+		if err := os.Chmod(p, mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func dsn(path string, pragmas []string, extra ...string) string {

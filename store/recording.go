@@ -24,9 +24,10 @@ type Recording struct {
 
 // RecordingPath returns the path where the speaker's recording of the
 // session belongs, dataDir/audio/<session>/<speaker>.<ext> (ext without the
-// dot, e.g. "ogg" or "wav"), creating its directory. It only computes and
-// prepares the path; register the finished file with AddRecording. It
-// returns an error wrapping ErrInvalid for a malformed id, speaker or ext.
+// dot, e.g. "ogg" or "wav"), creating its directory (DirMode). It only
+// computes and prepares the path: create the file with FileMode, and
+// register the finished file with AddRecording. It returns an error
+// wrapping ErrInvalid for a malformed id, speaker or ext.
 func (db *DB) RecordingPath(sessionID string, sp coach.Speaker, ext string) (string, error) {
 	if !validID(sessionID) {
 		return "", fmt.Errorf("recording path: %w: session id %q", ErrInvalid, sessionID)
@@ -38,7 +39,7 @@ func (db *DB) RecordingPath(sessionID string, sp coach.Speaker, ext string) (str
 		return "", fmt.Errorf("recording path: %w: extension %q", ErrInvalid, ext)
 	}
 	dir := filepath.Join(db.dir, "audio", sessionID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return "", fmt.Errorf("recording path: %w", err)
 	}
 	return filepath.Join(dir, sp.String()+"."+ext), nil
