@@ -240,8 +240,8 @@ func TestAPI(t *testing.T) {
 		}
 	}
 	// Comments: add, list, edit, delete.
-	code, c, _ := do("POST", "/v1/sessions/"+id+"/comments", `{"at_ms":12000,"text":"good question here","author":"coach"}`)
-	if code != 201 || c["id"] == "" || c["author"] != "coach" || c["created_at"] == nil {
+	code, c, _ := do("POST", "/v1/sessions/"+id+"/comments", `{"at_ms":12000,"text":"good question here"}`)
+	if code != 201 || c["id"] == "" || c["author"] != "admin" || c["created_at"] == nil {
 		t.Fatalf("add comment: %d %v", code, c)
 	}
 	cid := c["id"].(string)

@@ -1,16 +1,13 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"testing"
 
 	"github.com/cuecard/cuecard/coach"
-	"github.com/cuecard/cuecard/server"
-	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/server/servertest"
 )
 
 // talkSection is the default playbook's `talk:` block.
@@ -50,18 +47,7 @@ func TestPlaybookTalkSettings(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pb := playbookWithTalk(t, tc.talk)
-			db, err := store.Open(context.Background(), t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := server.New(server.DefaultConfig(), db, nil, pb, nil)
-			ts := httptest.NewServer(srv.Handler())
-			t.Cleanup(func() {
-				srv.Shutdown()
-				ts.Close()
-				db.Close()
-			})
-
+			ts := servertest.Start(t, servertest.Options{Playbook: pb})
 			resp, err := authGet(ts.URL + "/v1/playbook")
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -361,6 +362,13 @@ func upload(tb testing.TB, base string, files map[string]string, fields map[stri
 	tb.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
+	if _, ok := fields["consent"]; !ok {
+		fields = maps.Clone(fields)
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields["consent"], fields["consent_text"] = "true", "the callers were told this call is recorded"
+	}
 	for k, v := range fields {
 		mw.WriteField(k, v)
 	}

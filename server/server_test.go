@@ -342,7 +342,7 @@ func TestOriginChecked(t *testing.T) {
 		{ts.ts.URL, true},
 		{"", true},
 	} {
-		cl := &client.Client{BaseURL: ts.ts.URL, Origin: tt.origin}
+		cl := &client.Client{BaseURL: ts.ts.URL, Origin: tt.origin, Token: ts.st.Token}
 		c, err := cl.DialEvents(context.Background(), id)
 		if (err == nil) != tt.ok {
 			t.Errorf("origin %q: err %v, want ok=%v", tt.origin, err, tt.ok)
@@ -473,7 +473,8 @@ func dialTinyBuffer(t *testing.T, base, id string) *websocket.Conn {
 		}
 		return c, err
 	}}
-	c, resp, err := d.Dial(strings.Replace(base, "http", "ws", 1)+"/v1/sessions/"+id+"/events", nil)
+	hdr := http.Header{"Authorization": {"Bearer " + servertest.TokenFor(base)}}
+	c, resp, err := d.Dial(strings.Replace(base, "http", "ws", 1)+"/v1/sessions/"+id+"/events", hdr)
 	if resp != nil {
 		resp.Body.Close()
 	}

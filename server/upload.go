@@ -41,13 +41,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotImplemented, map[string]string{"error": err.Error()})
 		return
 	}
-	if s.uploadLim != nil && !s.uploadLim.Allow(principal(r).UserID) {
-		s.httpError(w, r, fmt.Errorf("%w: too many uploads; try again later", ErrRateLimited))
-		return
-	}
-	// A large recording takes longer to send than ReadTimeout allows.
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.UploadReadTimeout))
-	release, err := s.uploadSlot()
+	release, err := s.admitUpload(w, r)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -64,31 +58,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer os.RemoveAll(tmp)
-	maxBytes := s.cfg.Limits.MaxUploadBytes
-	if maxBytes <= 0 {
-		maxBytes = maxUploadBytes
-	}
-	in, err := receiveUpload(w, r, tmp, maxBytes)
-	if err != nil {
-		s.httpError(w, r, err)
-		return
-	}
-	// Convert to one 16-bit mono WAV per side; this reads every sample, so
-	// a truncated or corrupt file fails here, before anything is stored.
-	conv := [2]string{filepath.Join(tmp, "rep.wav"), filepath.Join(tmp, "prospect.wav")}
-	var totalMS int64
-	if in.stereo != "" {
-		totalMS, err = splitWAV(in.stereo, conv, "stereo")
-	} else {
-		var a, b int64
-		if a, err = splitWAV(in.rep, [2]string{conv[0]}, "rep"); err == nil {
-			b, err = splitWAV(in.prospect, [2]string{conv[1]}, "prospect")
-		}
-		totalMS = max(a, b)
-	}
-	if l := s.cfg.Limits.MaxUploadLength; err == nil && l > 0 && totalMS > l.Milliseconds() {
-		err = fmt.Errorf("%w: the recording is %s long, more than the %s allowed", errTooLarge, time.Duration(totalMS)*time.Millisecond, l)
-	}
+	in, conv, totalMS, err := s.receiveAndConvert(w, r, tmp)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -145,6 +115,47 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	handedOver = true
 	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": ses.ID, "state": store.UploadAnalyzing, "total_ms": totalMS})
+}
+
+// admitUpload applies the upload rate and concurrency limits and gives
+// the request the time a large recording takes to send; release frees
+// the concurrency slot.
+func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) (release func(), err error) {
+	if s.uploadLim != nil && !s.uploadLim.Allow(principal(r).UserID) {
+		return nil, fmt.Errorf("%w: too many uploads; try again later", ErrRateLimited)
+	}
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.UploadReadTimeout))
+	return s.uploadSlot()
+}
+
+// receiveAndConvert receives an upload into dir and converts it to one
+// 16-bit mono WAV per side; this reads every sample, so a truncated or
+// corrupt file fails here, before anything is stored. It returns the
+// converted files and the call's length.
+func (s *Server) receiveAndConvert(w http.ResponseWriter, r *http.Request, dir string) (uploadInput, [2]string, int64, error) {
+	maxBytes := s.cfg.Limits.MaxUploadBytes
+	if maxBytes <= 0 {
+		maxBytes = maxUploadBytes
+	}
+	conv := [2]string{filepath.Join(dir, "rep.wav"), filepath.Join(dir, "prospect.wav")}
+	in, err := receiveUpload(w, r, dir, maxBytes)
+	if err != nil {
+		return in, conv, 0, err
+	}
+	var totalMS int64
+	if in.stereo != "" {
+		totalMS, err = splitWAV(in.stereo, conv, "stereo")
+	} else {
+		var a, b int64
+		if a, err = splitWAV(in.rep, [2]string{conv[0]}, "rep"); err == nil {
+			b, err = splitWAV(in.prospect, [2]string{conv[1]}, "prospect")
+		}
+		totalMS = max(a, b)
+	}
+	if l := s.cfg.Limits.MaxUploadLength; err == nil && l > 0 && totalMS > l.Milliseconds() {
+		err = fmt.Errorf("%w: the recording is %s long, more than the %s allowed", errTooLarge, time.Duration(totalMS)*time.Millisecond, l)
+	}
+	return in, conv, totalMS, err
 }
 
 type uploadInput struct {

@@ -77,18 +77,31 @@ var running sync.Map
 // HTTPFor returns the administrator's HTTP client of the running test
 // server whose URL starts url, or http.DefaultClient (anonymous) if none.
 func HTTPFor(url string) *http.Client {
-	var c *http.Client
+	if s := serverFor(url); s != nil {
+		return s.HTTP
+	}
+	return http.DefaultClient
+}
+
+// TokenFor returns the administrator's token of the running test server
+// whose URL starts url, or "".
+func TokenFor(url string) string {
+	if s := serverFor(url); s != nil {
+		return s.Token
+	}
+	return ""
+}
+
+func serverFor(url string) *Server {
+	var s *Server
 	running.Range(func(k, v any) bool {
 		if strings.HasPrefix(url, k.(string)) {
-			c = v.(*Server).HTTP
+			s = v.(*Server)
 			return false
 		}
 		return true
 	})
-	if c == nil {
-		return http.DefaultClient
-	}
-	return c
+	return s
 }
 
 // HTTPClient returns an HTTP client that sends token on every request.
