@@ -64,17 +64,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	p := principal(r)
-	if in.repName == "" {
-		in.repName = displayName(p)
-	}
-	n := store.NewSession{Rep: in.repName, Title: in.title, Source: store.SourceUpload, Backend: s.cfg.Backend,
-		SampleRate: stream.Rate, Owner: p.UserID, Team: firstTeam(p), Consent: in.consent, ConsentText: in.consentText}
-	if err := s.consentRecord(r.Context(), p, &n); err != nil {
-		s.httpError(w, r, err)
-		return
-	}
-	ses, err := s.st.CreateSession(r.Context(), n)
+	ses, err := s.createUploaded(r, in)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -115,6 +105,21 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	handedOver = true
 	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": ses.ID, "state": store.UploadAnalyzing, "total_ms": totalMS})
+}
+
+// createUploaded stores the session of an upload, owned by the uploader,
+// with the consent they confirmed.
+func (s *Server) createUploaded(r *http.Request, in uploadInput) (store.Session, error) {
+	p := principal(r)
+	if in.repName == "" {
+		in.repName = displayName(p)
+	}
+	n := store.NewSession{Rep: in.repName, Title: in.title, Source: store.SourceUpload, Backend: s.cfg.Backend,
+		SampleRate: stream.Rate, Owner: p.UserID, Team: firstTeam(p), Consent: in.consent, ConsentText: in.consentText}
+	if err := s.consentRecord(r.Context(), p, &n); err != nil {
+		return store.Session{}, err
+	}
+	return s.st.CreateSession(r.Context(), n)
 }
 
 // admitUpload applies the upload rate and concurrency limits and gives
