@@ -57,7 +57,9 @@ func Open(ctx context.Context, dataDir string) (*DB, error) {
 	}
 	// synchronous(NORMAL) in WAL mode: a commit survives a process crash;
 	// only a power loss can lose the last transactions since the last sync.
-	pragmas := []string{"busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"}
+	// secure_delete(1): erased rows are overwritten on disk, not left in
+	// free pages (EraseSession also truncates the write-ahead log).
+	pragmas := []string{"busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)", "secure_delete(1)"}
 	w, err := sql.Open("sqlite", dsn(path, append(pragmas, "journal_mode(WAL)"), "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
