@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/client"
@@ -21,6 +22,7 @@ func runStream(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	repName := fs.String("rep-name", "", "rep's name for the session")
 	title := fs.String("title", "", "session title")
 	session := fs.String("session", "", "stream into this existing session instead of creating one")
+	reconnect := fs.Duration("reconnect", 30*time.Second, "how long to keep redialing a dropped connection (the server's reconnect window; 0: never)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,7 +45,14 @@ func runStream(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	fmt.Fprintf(stderr, "session %s\n", id)
 	out := newJSONLWriter(stdout)
 	var werr error
-	err := cl.Stream(ctx, id, *rep, *prospect, client.StreamOptions{Speed: *speed, SampleRate: *rate, Resample: soxr.New}, func(ev coach.Event) {
+	err := cl.Stream(ctx, id, *rep, *prospect, client.StreamOptions{Speed: *speed, SampleRate: *rate, Resample: soxr.New,
+		Reconnect: *reconnect, OnReconnect: func(err error) {
+			if err != nil {
+				fmt.Fprintf(stderr, "connection lost (%v); reconnecting\n", err)
+			} else {
+				fmt.Fprintln(stderr, "reconnected")
+			}
+		}}, func(ev coach.Event) {
 		if werr == nil {
 			werr = out.write(ev)
 			if ev.Type != coach.EventTalk {
