@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,11 +31,7 @@ import (
 func buildCuecard(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "cuecard")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		goTool = "go"
-	}
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -187,14 +182,23 @@ func TestKilledDuringCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	const killAtMS = 12000
-	var sentMS int64
+	var (
+		sentMS    int64
+		mu        sync.Mutex
+		lastSeen  int64 // media time of the last event the client had
+		nReceived int
+	)
 	err = cl.Stream(context.Background(), ses.ID, call.Rep, call.Prospect, client.StreamOptions{Speed: 1,
 		OnSent: func(ms int64, _ time.Time) {
 			if ms >= killAtMS && sentMS == 0 {
 				sentMS = ms
 				srv.kill(t)
 			}
-		}}, nil)
+		}}, func(ev coach.Event) {
+		mu.Lock()
+		lastSeen, nReceived = max(lastSeen, ev.AtMS), nReceived+1
+		mu.Unlock()
+	})
 	if err == nil || sentMS == 0 {
 		t.Fatalf("the stream ended (%v) without the server being killed", err)
 	}
@@ -205,10 +209,16 @@ func TestKilledDuringCall(t *testing.T) {
 	if got.Status != "ended" || got.Summary == nil || got.Summary.Metrics.RepShare <= 0 {
 		t.Fatalf("after the restart: status %s, summary %+v", got.Status, got.Summary)
 	}
-	counts := eventCounts(t, srv.url, ses.ID)
+	counts, lastStored := storedEvents(t, srv.url, ses.ID)
 	if counts[coach.EventSpeech] == 0 || counts[coach.EventTalk] == 0 || counts[coach.EventSummary] != 1 {
 		t.Fatalf("stored events: %v", counts)
 	}
+	mu.Lock()
+	t.Logf("events: the client had %d up to %d ms; stored up to %d ms", nReceived, lastSeen, lastStored)
+	if lastStored < lastSeen-1000 {
+		t.Errorf("events stored up to %d ms, the client had them up to %d ms", lastStored, lastSeen)
+	}
+	mu.Unlock()
 	for _, sp := range []string{"rep", "prospect"} {
 		p := filepath.Join(data, "audio", ses.ID, sp+".wav")
 		d := soxDurationMS(t, p)
@@ -223,8 +233,9 @@ func TestKilledDuringCall(t *testing.T) {
 	}
 }
 
-// eventCounts counts the stored events of a session by type.
-func eventCounts(t *testing.T, url, id string) map[string]int {
+// storedEvents counts the stored events of a session by type and returns
+// the media time of the last before the summary.
+func storedEvents(t *testing.T, url, id string) (map[string]int, int64) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(apiRequest(t, "GET", url+"/v1/sessions/"+id+"/events", nil))
 	if err != nil {
@@ -232,16 +243,23 @@ func eventCounts(t *testing.T, url, id string) map[string]int {
 	}
 	defer resp.Body.Close()
 	counts := map[string]int{}
+	var last int64
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var ev struct{ Type string }
+		var ev struct {
+			Type string
+			AtMS int64 `json:"at_ms"`
+		}
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatal(err)
 		}
 		counts[ev.Type]++
+		if ev.Type != coach.EventSummary {
+			last = max(last, ev.AtMS)
+		}
 	}
-	return counts
+	return counts, last
 }
 
 // checkAudioRange asks for the first bytes of one side's recording.
