@@ -77,10 +77,11 @@ func (w *WAVReader) readHeader() error {
 		}
 		return fmt.Errorf("%w: %w", ErrNotWAV, err)
 	}
-	if string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
+	if magic := string(hdr[0:4]); (magic != "RIFF" && magic != "RF64") || string(hdr[8:12]) != "WAVE" {
 		return fmt.Errorf("%w: no RIFF/WAVE header", ErrNotWAV)
 	}
 	haveFmt := false
+	ds64 := int64(-1) // RF64's 64-bit data size
 	for {
 		var ch [8]byte
 		if _, err := io.ReadFull(w.r, ch[:]); err != nil {
@@ -101,12 +102,24 @@ func (w *WAVReader) readHeader() error {
 				return err
 			}
 			haveFmt = true
+		case "ds64":
+			if size < ds64Len || size > 1024 {
+				return fmt.Errorf("%w: ds64 chunk of %d bytes", ErrCorrupt, size)
+			}
+			b := make([]byte, size+size&1)
+			if _, err := io.ReadFull(w.r, b); err != nil {
+				return fmt.Errorf("%w: in ds64 chunk", ErrTruncated)
+			}
+			ds64 = int64(binary.LittleEndian.Uint64(b[8:16]) & math.MaxInt64)
 		case "data":
 			if !haveFmt {
 				return fmt.Errorf("%w: data chunk before fmt chunk", ErrCorrupt)
 			}
 			w.left = size
-			if size == unknownSize || size == 0 {
+			switch {
+			case size == unknownSize && ds64 > 0:
+				w.left = ds64
+			case size == unknownSize || size == 0:
 				w.left = -1
 			}
 			return nil
@@ -276,18 +289,41 @@ func OpenWAV(path string) (*WAVFile, error) {
 func (w *WAVFile) Close() error { return w.f.Close() }
 
 // WAVWriter writes 16-bit PCM WAV to a seekable stream, patching the sizes
-// in the header on Close.
+// in the header on Sync and Close.
 type WAVWriter struct {
 	w        io.WriteSeeker
 	channels int
 	n        int64
 	buf      []byte
+	// long: the header reserves a ds64 chunk (as JUNK) so that the file
+	// becomes RF64 once its data outgrows 32-bit sizes (limit bytes).
+	long  bool
+	limit int64
 }
 
-// NewWAVWriter writes a 16-bit PCM header for rate and channels to w.
+// maxRIFFData is the most data a plain RIFF file with the long header can
+// describe: its RIFF size (the data plus the 72 header bytes after the
+// size field) must fit in 32 bits and must not be unknownSize. At 16 kHz
+// 16-bit mono that is 4294967222 / 32000 s, about 37.3 hours.
+const maxRIFFData = unknownSize - 1 - (longHeaderLen - 8)
+
+// NewWAVWriter writes a 16-bit PCM header for rate and channels to w (the
+// plain 44-byte header: sizes beyond 4 GiB wrap).
 func NewWAVWriter(w io.WriteSeeker, rate, channels int) (*WAVWriter, error) {
 	ww := &WAVWriter{w: w, channels: channels}
 	if _, err := w.Write(wavHeader(rate, channels, 0)); err != nil {
+		return nil, err
+	}
+	return ww, nil
+}
+
+// NewLongWAVWriter is NewWAVWriter for recordings of any length: its
+// header reserves room (a JUNK chunk) for RF64's ds64 chunk, and the file
+// is rewritten as RF64 (EBU Tech 3306) when its data outgrows what 32-bit
+// sizes hold; until then it is plain WAV that every player reads.
+func NewLongWAVWriter(w io.WriteSeeker, rate, channels int) (*WAVWriter, error) {
+	ww := &WAVWriter{w: w, channels: channels, long: true, limit: maxRIFFData}
+	if _, err := w.Write(longWAVHeader(rate, channels)); err != nil {
 		return nil, err
 	}
 	return ww, nil
@@ -298,17 +334,44 @@ func wavHeader(rate, channels int, dataBytes int64) []byte {
 	h := make([]byte, 44)
 	copy(h[0:], "RIFF")
 	le.PutUint32(h[4:], uint32(36+dataBytes))
-	copy(h[8:], "WAVEfmt ")
-	le.PutUint32(h[16:], 16)
-	le.PutUint16(h[20:], fmtPCM)
-	le.PutUint16(h[22:], uint16(channels))
-	le.PutUint32(h[24:], uint32(rate))
-	le.PutUint32(h[28:], uint32(rate*channels*2))
-	le.PutUint16(h[32:], uint16(channels*2))
-	le.PutUint16(h[34:], 16)
+	copy(h[8:], "WAVE")
+	putFmt(h[12:], rate, channels)
 	copy(h[36:], "data")
 	le.PutUint32(h[40:], uint32(dataBytes))
 	return h
+}
+
+// longHeaderLen is the length of the long header: RIFF, JUNK (room for
+// ds64), fmt and the data chunk's header.
+const longHeaderLen = 12 + 8 + ds64Len + 24 + 8
+
+// ds64Len is the body of a ds64 chunk without a table: RIFF size, data
+// size, sample count (64-bit each) and the table length.
+const ds64Len = 28
+
+func longWAVHeader(rate, channels int) []byte {
+	le := binary.LittleEndian
+	h := make([]byte, longHeaderLen)
+	copy(h[0:], "RIFF")
+	le.PutUint32(h[4:], longHeaderLen-8)
+	copy(h[8:], "WAVEJUNK")
+	le.PutUint32(h[16:], ds64Len)
+	putFmt(h[20+ds64Len:], rate, channels)
+	copy(h[longHeaderLen-8:], "data")
+	return h
+}
+
+// putFmt writes a 16-bit PCM fmt chunk (24 bytes) to h.
+func putFmt(h []byte, rate, channels int) {
+	le := binary.LittleEndian
+	copy(h[0:], "fmt ")
+	le.PutUint32(h[4:], 16)
+	le.PutUint16(h[8:], fmtPCM)
+	le.PutUint16(h[10:], uint16(channels))
+	le.PutUint32(h[12:], uint32(rate))
+	le.PutUint32(h[16:], uint32(rate*channels*2))
+	le.PutUint16(h[20:], uint16(channels*2))
+	le.PutUint16(h[22:], 16)
 }
 
 // Write appends interleaved samples in [-1, 1], clipping beyond.
@@ -325,22 +388,85 @@ func (w *WAVWriter) Write(samples []float32) error {
 	return err
 }
 
-// Close patches the header's sizes; it does not close the underlying file.
-func (w *WAVWriter) Close() error {
-	var sz [4]byte
-	binary.LittleEndian.PutUint32(sz[:], uint32(36+w.n))
-	if _, err := w.w.Seek(4, io.SeekStart); err != nil {
+// Bytes returns the number of sample bytes written so far.
+func (w *WAVWriter) Bytes() int64 { return w.n }
+
+// Sync patches the header's sizes to the data written so far and returns
+// to the end of the stream, so that a file cut short after Sync (a crash)
+// is a valid WAV file of at least that length.
+func (w *WAVWriter) Sync() error {
+	if err := w.patch(); err != nil {
 		return err
 	}
-	if _, err := w.w.Write(sz[:]); err != nil {
-		return err
-	}
-	binary.LittleEndian.PutUint32(sz[:], uint32(w.n))
-	if _, err := w.w.Seek(40, io.SeekStart); err != nil {
-		return err
-	}
-	_, err := w.w.Write(sz[:])
+	_, err := w.w.Seek(0, io.SeekEnd)
 	return err
+}
+
+// Close patches the header's sizes; it does not close the underlying file.
+func (w *WAVWriter) Close() error { return w.patch() }
+
+func (w *WAVWriter) patch() error {
+	l := wavLayout{dataSize: 40}
+	if w.long {
+		l = wavLayout{ds64: 12, dataSize: longHeaderLen - 4}
+	}
+	return l.writeSizes(w.w, w.n, w.limit, w.channels*2)
+}
+
+// wavLayout is where a file's size fields are: the RIFF size at 4, the
+// data chunk's size at dataSize, and a chunk that can hold ds64 (a JUNK or
+// ds64 chunk header) at ds64, or 0 if there is none.
+type wavLayout struct {
+	ds64     int64
+	dataSize int64
+}
+
+// writeSizes writes the sizes of a file with n data bytes at their places
+// in w: plain RIFF up to limit bytes of data (0: 32 bits' worth), RF64
+// beyond, which needs a ds64 place.
+func (l wavLayout) writeSizes(w io.WriteSeeker, n, limit int64, frame int) error {
+	if limit <= 0 {
+		limit = unknownSize - 1 - (l.dataSize - 4)
+	}
+	le := binary.LittleEndian
+	riff := l.dataSize + 4 - 8 + n
+	at := func(off int64, b []byte) error {
+		if _, err := w.Seek(off, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := w.Write(b)
+		return err
+	}
+	if n <= limit {
+		var b [8]byte
+		copy(b[:], "RIFF")
+		le.PutUint32(b[4:], uint32(riff))
+		if err := at(0, b[:]); err != nil {
+			return err
+		}
+		le.PutUint32(b[:4], uint32(n))
+		return at(l.dataSize, b[:4])
+	}
+	if l.ds64 == 0 {
+		return fmt.Errorf("%w: %d data bytes need RF64 and the header has no room for ds64", ErrCorrupt, n)
+	}
+	b := make([]byte, 8+ds64Len)
+	copy(b, "ds64")
+	le.PutUint32(b[4:], ds64Len)
+	le.PutUint64(b[8:], uint64(riff))
+	le.PutUint64(b[16:], uint64(n))
+	le.PutUint64(b[24:], uint64(n)/uint64(max(frame, 1)))
+	if err := at(l.ds64, b); err != nil {
+		return err
+	}
+	var h [8]byte
+	copy(h[:], "RF64")
+	le.PutUint32(h[4:], unknownSize)
+	if err := at(0, h[:]); err != nil {
+		return err
+	}
+	le.PutUint32(h[:4], unknownSize)
+	return at(l.dataSize, h[:4])
 }
 
 // FloatToInt16 converts a sample in [-1, 1] to 16-bit PCM, clipping. It

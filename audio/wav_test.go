@@ -200,6 +200,7 @@ func FuzzWAVReader(f *testing.F) {
 	f.Add(makeWAV(1, 8, 1, 11025, false, []float64{0.3, 0.2}))
 	f.Add([]byte("RIFF\xff\xff\xff\xffWAVEdata\xff\xff\xff\xff"))
 	f.Add([]byte{})
+	f.Add(rf64Seed(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := audio.NewWAVReader(bytes.NewReader(b), "fuzz.wav")
 		if err != nil {
@@ -219,4 +220,16 @@ func FuzzWAVReader(f *testing.F) {
 		}
 		t.Fatal("reader did not reach the end")
 	})
+}
+
+// rf64Seed is a short RF64 file with a ds64 chunk, as the long writer
+// makes one past its limit.
+func rf64Seed(tb testing.TB) []byte {
+	p := filepath.Join(tb.TempDir(), "rf64.wav")
+	crashedWAV(tb, p, ramp(64), 64, 16)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -129,7 +131,22 @@ type StreamOptions struct {
 	// Resample makes the resamplers for files not at SampleRate (soxr.New
 	// in cuecard); without it such files fail with audio.ErrNoResampler.
 	Resample audio.NewResampler
+	// Reconnect, if positive, is how long Stream keeps redialing after the
+	// connection drops without a close from the server (the server's
+	// reconnect window: it keeps the session that long); the audio goes on
+	// from where it was. Zero gives up at once.
+	Reconnect time.Duration
+	// OnReconnect, if set, is told of each lost connection (err) and of
+	// each redial that worked (nil).
+	OnReconnect func(err error)
 }
+
+// reconnect backoff: the first redial waits minBackoff, each next one
+// twice as long, up to maxBackoff (as the browser overlay does).
+const (
+	minBackoff = 500 * time.Millisecond
+	maxBackoff = 4 * time.Second
+)
 
 // CloseError is how the server closed the stream.
 type CloseError struct {
@@ -141,9 +158,10 @@ func (e *CloseError) Error() string { return fmt.Sprintf("stream closed: %d %s",
 
 // Stream plays rep and prospect (WAV files, time-aligned from 0) into
 // session id over the WebSocket and calls onEvent for each event the
-// server sends, on one goroutine, in order. It returns once the server
-// closes the stream: nil after a normal close (the summary was the last
-// event), a *CloseError otherwise.
+// server sends, on one goroutine at a time, in order. It returns once the
+// server closes the stream: nil after a normal close (the summary was the
+// last event), a *CloseError otherwise. A connection that drops is
+// redialed for opt.Reconnect (see StreamOptions).
 func (c *Client) Stream(ctx context.Context, id, repPath, prospectPath string, opt StreamOptions, onEvent func(coach.Event)) error {
 	if opt.SampleRate == 0 {
 		opt.SampleRate = 16000
@@ -161,25 +179,83 @@ func (c *Client) Stream(ctx context.Context, id, repPath, prospectPath string, o
 		return err
 	}
 	defer pro.close()
+	snd := newSender(rep, pro, opt)
 	conn, err := c.Dial(ctx, id)
-	if err != nil {
-		return err
+	for err == nil {
+		err = c.streamOnce(ctx, conn, snd, onEvent)
+		if err == nil || !dropped(err) || opt.Reconnect <= 0 || ctx.Err() != nil {
+			break
+		}
+		if opt.OnReconnect != nil {
+			opt.OnReconnect(err)
+		}
+		if conn, err = c.redial(ctx, id, opt.Reconnect, err); err == nil && opt.OnReconnect != nil {
+			opt.OnReconnect(nil)
+		}
 	}
-	defer conn.Close()
+	return err
+}
 
+// streamOnce sends audio on conn and reads its events until it closes.
+func (c *Client) streamOnce(ctx context.Context, conn *websocket.Conn, snd *sender, onEvent func(coach.Event)) error {
+	defer conn.Close()
 	var wg sync.WaitGroup
 	readErr := make(chan error, 1)
 	wg.Go(func() { readErr <- readEvents(conn, onEvent) })
-	werr := sendAudio(ctx, conn, rep, pro, opt)
+	werr := snd.send(ctx, conn)
 	if werr != nil {
 		conn.Close()
 	}
 	wg.Wait()
 	rerr := <-readErr
-	if werr != nil {
+	if werr != nil && (rerr == nil || !dropped(rerr)) {
 		return werr
 	}
 	return rerr
+}
+
+// dropped reports whether err is a lost connection rather than a close
+// from the server (or a local failure).
+func dropped(err error) bool {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Code == websocket.CloseAbnormalClosure
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// redial dials session id again with backoff until it works, the server
+// refuses (the session ended meanwhile: that answer is returned) or
+// window has passed since the loss (lost is returned).
+func (c *Client) redial(ctx context.Context, id string, window time.Duration, lost error) (*websocket.Conn, error) {
+	deadline := time.Now().Add(window)
+	wait := minBackoff
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		conn, err := c.Dial(dctx, id)
+		cancel()
+		if err == nil {
+			return conn, nil
+		}
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status < 500 {
+			return nil, fmt.Errorf("%w; reconnecting: %w", lost, err)
+		}
+		wait = min(2*wait, maxBackoff)
+		if time.Until(deadline) <= 0 {
+			return nil, fmt.Errorf("%w; no reconnect within %v: %w", lost, window, err)
+		}
+		t.Reset(min(wait, time.Until(deadline)))
+	}
 }
 
 // Dial opens the live audio WebSocket of session id.
@@ -256,73 +332,111 @@ func readEvents(conn *websocket.Conn, onEvent func(coach.Event)) error {
 	}
 }
 
-func sendAudio(ctx context.Context, conn *websocket.Conn, rep, pro *side, opt StreamOptions) error {
-	start := wire.EncodeControl(wire.Control{Type: wire.TypeStart, SampleRate: opt.SampleRate})
+// sender plays the two sides into one connection after another: it
+// keeps its place in the files and its pacing across reconnects.
+type sender struct {
+	rep, pro *side
+	opt      StreamOptions
+	n        int   // samples per frame
+	skip     int   // samples still to skip (StartMS)
+	sent     int64 // samples per side
+	done     bool  // all audio sent
+	began    time.Time
+	buf      []byte
+	timer    *time.Timer
+}
+
+func newSender(rep, pro *side, opt StreamOptions) *sender {
+	return &sender{rep: rep, pro: pro, opt: opt, n: opt.SampleRate * opt.FrameMS / 1000,
+		skip: int(opt.StartMS) * opt.SampleRate / 1000}
+}
+
+// send announces the stream on conn, sends the audio left and then stop
+// (or leaves, with NoStop).
+func (s *sender) send(ctx context.Context, conn *websocket.Conn) error {
+	start := wire.EncodeControl(wire.Control{Type: wire.TypeStart, SampleRate: s.opt.SampleRate})
 	if err := conn.WriteMessage(websocket.TextMessage, start); err != nil {
 		return err
 	}
-	n := opt.SampleRate * opt.FrameMS / 1000
-	skip := int(opt.StartMS) * opt.SampleRate / 1000
-	began := time.Now()
-	var sent int64 // samples per side
-	var buf []byte
-	var timer *time.Timer
-	for {
-		if err := ctx.Err(); err != nil {
+	if s.began.IsZero() {
+		s.began = time.Now()
+	}
+	for !s.done {
+		if err := s.frame(ctx, conn); err != nil {
 			return err
 		}
-		r, rerr := rep.read(n)
-		p, perr := pro.read(n)
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return rerr
-		}
-		if perr != nil && !errors.Is(perr, io.EOF) {
-			return perr
-		}
-		if len(r) == 0 && len(p) == 0 {
-			break
-		}
-		if skip > 0 {
-			skip -= n
-			continue
-		}
-		if opt.StopAtMS > 0 && (sent+int64(opt.StartMS)*int64(opt.SampleRate)/1000)*1000/int64(opt.SampleRate) >= opt.StopAtMS {
-			break
-		}
-		for _, f := range []struct {
-			sp  coach.Speaker
-			pcm []int16
-		}{{coach.Rep, pad(r, n)}, {coach.Prospect, pad(p, n)}} {
-			buf = wire.EncodeFrame(buf, f.sp, f.pcm)
-			if err := conn.WriteMessage(websocket.BinaryMessage, buf); err != nil {
-				return err
-			}
-		}
-		sent += int64(n)
-		ms := sent * 1000 / int64(opt.SampleRate)
-		if opt.OnSent != nil {
-			opt.OnSent(ms+opt.StartMS, time.Now())
-		}
-		if opt.Speed > 0 {
-			due := began.Add(time.Duration(float64(ms) / opt.Speed * float64(time.Millisecond)))
-			if d := time.Until(due); d > 0 {
-				if timer == nil {
-					timer = time.NewTimer(d)
-				} else {
-					timer.Reset(d)
-				}
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		}
 	}
-	if opt.NoStop {
+	if s.opt.NoStop {
 		return conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "leaving"), time.Now().Add(5*time.Second))
 	}
 	return conn.WriteMessage(websocket.TextMessage, wire.EncodeControl(wire.Control{Type: wire.TypeStop}))
+}
+
+// frame sends one frame of each side, paced; it sets done at the end.
+func (s *sender) frame(ctx context.Context, conn *websocket.Conn) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	opt, n := s.opt, s.n
+	r, rerr := s.rep.read(n)
+	p, perr := s.pro.read(n)
+	if rerr != nil && !errors.Is(rerr, io.EOF) {
+		return rerr
+	}
+	if perr != nil && !errors.Is(perr, io.EOF) {
+		return perr
+	}
+	if len(r) == 0 && len(p) == 0 {
+		s.done = true
+		return nil
+	}
+	if s.skip > 0 {
+		s.skip -= n
+		return nil
+	}
+	if opt.StopAtMS > 0 && (s.sent+opt.StartMS*int64(opt.SampleRate)/1000)*1000/int64(opt.SampleRate) >= opt.StopAtMS {
+		s.done = true
+		return nil
+	}
+	// The frames count as sent even if the connection fails under them:
+	// after a reconnect the audio goes on from the next.
+	s.sent += int64(n)
+	for _, f := range []struct {
+		sp  coach.Speaker
+		pcm []int16
+	}{{coach.Rep, pad(r, n)}, {coach.Prospect, pad(p, n)}} {
+		s.buf = wire.EncodeFrame(s.buf, f.sp, f.pcm)
+		if err := conn.WriteMessage(websocket.BinaryMessage, s.buf); err != nil {
+			return err
+		}
+	}
+	ms := s.sent * 1000 / int64(opt.SampleRate)
+	if opt.OnSent != nil {
+		opt.OnSent(ms+opt.StartMS, time.Now())
+	}
+	return s.pace(ctx, ms)
+}
+
+// pace waits until media time ms is due at the chosen speed.
+func (s *sender) pace(ctx context.Context, ms int64) error {
+	if s.opt.Speed <= 0 {
+		return nil
+	}
+	d := time.Until(s.began.Add(time.Duration(float64(ms) / s.opt.Speed * float64(time.Millisecond))))
+	if d <= 0 {
+		return nil
+	}
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+	select {
+	case <-s.timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func pad(x []int16, n int) []int16 {

@@ -184,34 +184,12 @@ func (s *Server) backtestSession(ctx context.Context, pb *coach.Playbook, id str
 	}
 	res := backtestSession{ID: id, Rep: ses.Rep, CreatedAt: ses.CreatedAt.Format("2006-01-02T15:04:05Z07:00"),
 		Added: []backtestCue{}, Removed: []backtestCue{}, Moved: []backtestCue{}}
-	var (
-		inputs []coach.Input
-		stored []firedCue
-		end    = ses.DurationMS
-	)
-	err = s.st.ReadEvents(ctx, id, 0, func(_ int64, data []byte) error {
-		var ev coach.Event
-		if err := json.Unmarshal(data, &ev); err != nil {
-			return fmt.Errorf("event: %w", err)
-		}
-		end = max(end, ev.AtMS)
-		switch ev.Type {
-		case coach.EventSpeech:
-			inputs = append(inputs,
-				coach.Input{Kind: coach.SpeechStart, AtMS: ev.StartMS, Speaker: ev.Speaker, StartMS: ev.StartMS},
-				coach.Input{Kind: coach.SpeechEnd, AtMS: ev.AtMS, Speaker: ev.Speaker, StartMS: ev.StartMS, EndMS: ev.EndMS})
-		case coach.EventTranscript:
-			if ev.Final {
-				inputs = append(inputs, coach.Input{Kind: coach.Final, AtMS: ev.AtMS, Speaker: ev.Speaker,
-					StartMS: ev.StartMS, EndMS: ev.EndMS, Text: ev.Text})
-			}
-		}
-		stored = collectCue(stored, ev)
-		return nil
-	})
+	var stored []firedCue
+	inputs, end, err := s.storedInputs(ctx, id, func(ev coach.Event) { stored = collectCue(stored, ev) })
 	if err != nil {
 		return backtestSession{}, err
 	}
+	end = max(end, ses.DurationMS)
 	fresh, err := rerun(ctx, pb, inputs, end)
 	if err != nil {
 		return backtestSession{}, fmt.Errorf("backtest %s: %w", id, err)

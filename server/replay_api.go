@@ -27,6 +27,8 @@ type replayStore interface {
 	SetUpload(ctx context.Context, u store.Upload) error
 	Upload(ctx context.Context, id string) (store.Upload, error)
 	Reps(ctx context.Context, a *store.Access) ([]string, error)
+	Uploads(ctx context.Context, state string) ([]store.Upload, error)
+	DeleteEvents(ctx context.Context, id string) error
 }
 
 // errNoReplayStore answers requests that need replayStore when the store

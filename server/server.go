@@ -388,12 +388,19 @@ func (s *Server) spawnLocked(fn func()) error {
 	return nil
 }
 
-// RecoverSessions ends sessions a previous process left live (after a
-// crash): their stored events stay, the duration comes from the last one.
+// RecoverSessions finishes what a previous process left undone (after a
+// crash): sessions left live are ended with a summary replayed from their
+// stored events and their recordings repaired and registered (see
+// recoverSession); uploads left analyzing are resumed or failed, and
+// temporary upload files removed (see recoverUploads). Call it before
+// Serve. It returns how many sessions and uploads it recovered.
 func (s *Server) RecoverSessions(ctx context.Context) (int, error) {
-	n := 0
+	n, err := s.recoverUploads(ctx)
+	if err != nil {
+		return n, err
+	}
 	for {
-		page, err := s.st.ListSessions(ctx, store.ListFilter{Status: store.StatusLive, Limit: 100})
+		page, err := s.st.ListSessions(ctx, store.ListFilter{Status: store.StatusLive, Source: store.SourceLive, Limit: 100})
 		if err != nil {
 			return n, err
 		}
@@ -401,8 +408,13 @@ func (s *Server) RecoverSessions(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		for _, ses := range page.Sessions {
-			if err := s.st.EndSession(ctx, ses.ID, nil); err != nil && !errors.Is(err, store.ErrEnded) {
-				return n, fmt.Errorf("end session %s: %w", ses.ID, err)
+			if err := s.recoverSession(ctx, ses); err != nil {
+				// End it all the same, without a summary, rather than
+				// refuse to start.
+				s.log.Error("recover session", "session", ses.ID, "err", err)
+				if err := s.st.EndSession(ctx, ses.ID, nil); err != nil && !errors.Is(err, store.ErrEnded) {
+					return n, fmt.Errorf("end session %s: %w", ses.ID, err)
+				}
 			}
 			n++
 		}

@@ -258,7 +258,7 @@ func (ls *liveSession) run(ctx context.Context) {
 
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	lastPersist := time.Now()
+	lastPersist, lastSync := time.Now(), time.Now()
 	started := time.Now()
 	reason := "stopped"
 loop:
@@ -281,6 +281,10 @@ loop:
 			if now.Sub(lastPersist) >= s.cfg.PersistInterval {
 				ls.flushPending(false)
 				lastPersist = now
+			}
+			if now.Sub(lastSync) >= recordingSync {
+				ls.syncRecordings(log)
+				lastSync = now
 			}
 			ls.padLagging(now)
 			idleSince := ls.lastAudio
@@ -401,6 +405,13 @@ func (ls *liveSession) record(sp coach.Speaker, pcm []float32) error {
 			return err
 		}
 		ls.rec[i] = r
+		// Registered now, not at the end, so that a crash leaves a
+		// playable recording (see syncRecordings, RecoverSessions).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := ls.srv.st.AddRecording(ctx, ls.id, sp, r.path, "audio/wav"); err != nil {
+			return err
+		}
 	}
 	return ls.rec[i].write(pcm)
 }
@@ -552,7 +563,25 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	log.Info("session ended", "reason", reason, "media_ms", ls.call.MediaMS())
 }
 
-// recorder writes one side's 16 kHz audio to a WAV file.
+// recordingSync is how often a live session writes its recordings'
+// buffered audio and header sizes to the file: what a crash may lose.
+const recordingSync = 500 * time.Millisecond
+
+// syncRecordings makes the recordings on disk current (a crash loses at
+// most recordingSync of audio). A failure is logged; the call goes on.
+func (ls *liveSession) syncRecordings(log *slog.Logger) {
+	for _, r := range ls.rec {
+		if r == nil {
+			continue
+		}
+		if err := r.w.Sync(); err != nil {
+			log.Error("sync recording", "path", r.path, "err", err)
+		}
+	}
+}
+
+// recorder writes one side's 16 kHz audio to a WAV file (RF64 once it
+// outgrows 32-bit sizes, after about 37 hours).
 type recorder struct {
 	path string
 	f    *os.File
@@ -587,7 +616,7 @@ func newRecorder(st SessionStore, id string, sp coach.Speaker) (*recorder, error
 	}
 	r := &recorder{path: path, f: f}
 	r.bw = bufio.NewWriterSize(f, 64*1024)
-	r.w, err = audio.NewWAVWriter(seekWriter{r}, stream.Rate, 1)
+	r.w, err = audio.NewLongWAVWriter(seekWriter{r}, stream.Rate, 1)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("recording: %w", err)

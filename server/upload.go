@@ -358,18 +358,12 @@ func (s *Server) analyzeUpload(ctx context.Context, rs replayStore, id string, p
 		return
 	}
 	s.log.Warn("upload analysis failed", "session", id, "err", err)
-	// Clean up even when ctx is cancelled by shutdown.
-	bg := context.WithoutCancel(ctx)
-	if derr := rs.DeleteSession(bg, id); derr != nil && !errors.Is(derr, store.ErrNotFound) {
-		s.log.Error("delete failed upload", "session", id, "err", derr)
-	}
 	msg := "analysis failed: " + oneLine(err.Error())
 	if errors.Is(err, context.Canceled) {
 		msg = "the server shut down during the analysis; upload again"
 	}
-	if uerr := rs.SetUpload(bg, store.Upload{ID: id, State: store.UploadFailed, TotalMS: totalMS, Error: msg}); uerr != nil {
-		s.log.Error("upload state", "session", id, "err", uerr)
-	}
+	// Clean up even when ctx is cancelled by shutdown.
+	s.failUpload(context.WithoutCancel(ctx), rs, id, totalMS, msg)
 }
 
 func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths [2]string, totalMS int64) error {

@@ -96,3 +96,50 @@ func (db *DB) Reps(ctx context.Context, a *Access) ([]string, error) {
 	}
 	return reps, nil
 }
+
+// Uploads returns the uploads in state (UploadAnalyzing, UploadDone or
+// UploadFailed), oldest first: at start the server resumes those a previous
+// process left analyzing.
+func (db *DB) Uploads(ctx context.Context, state string) ([]Upload, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, done_ms, total_ms, error, created_at, updated_at
+		FROM uploads WHERE state = ? ORDER BY created_at, id`, state)
+	if err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	defer rows.Close()
+	var us []Upload
+	for rows.Next() {
+		u := Upload{State: state}
+		var created, updated int64
+		if err := rows.Scan(&u.ID, &u.DoneMS, &u.TotalMS, &u.Error, &created, &updated); err != nil {
+			return nil, fmt.Errorf("uploads: %w", err)
+		}
+		u.CreatedAt, u.UpdatedAt = msTime(created), msTime(updated)
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	return us, nil
+}
+
+// DeleteEvents removes every stored event of the session (an analysis
+// that starts over). It returns ErrEnded for an ended session, whose
+// events are its record, and ErrNotFound for an unknown one.
+func (db *DB) DeleteEvents(ctx context.Context, id string) error {
+	var status string
+	err := db.r.QueryRowContext(ctx, `SELECT status FROM sessions WHERE id = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("delete events of %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete events: %w", err)
+	}
+	if status == StatusEnded {
+		return fmt.Errorf("delete events of %q: %w", id, ErrEnded)
+	}
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM events WHERE session_id = ?`, id); err != nil {
+		return fmt.Errorf("delete events: %w", err)
+	}
+	return nil
+}

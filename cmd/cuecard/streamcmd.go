@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/client"
@@ -25,6 +26,7 @@ func runStream(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	session := fs.String("session", "", "stream into this existing session instead of creating one")
 	token := fs.String("token", "", "API token with the stream scope (default $CUECARD_TOKEN), or the session's ingest token")
 	consent := fs.String("consent", "", "what the people on the call were told about the recording (required to create a session)")
+	reconnect := fs.Duration("reconnect", 30*time.Second, "how long to keep redialing a dropped connection (the server's reconnect window; 0: never)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,7 +58,14 @@ func runStream(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	fmt.Fprintf(stderr, "session %s\n", id)
 	out := newJSONLWriter(stdout)
 	var werr error
-	err := cl.Stream(ctx, id, *rep, *prospect, client.StreamOptions{Speed: *speed, SampleRate: *rate, Resample: soxr.New}, func(ev coach.Event) {
+	err := cl.Stream(ctx, id, *rep, *prospect, client.StreamOptions{Speed: *speed, SampleRate: *rate, Resample: soxr.New,
+		Reconnect: *reconnect, OnReconnect: func(err error) {
+			if err != nil {
+				fmt.Fprintf(stderr, "connection lost (%v); reconnecting\n", err)
+			} else {
+				fmt.Fprintln(stderr, "reconnected")
+			}
+		}}, func(ev coach.Event) {
 		if werr == nil {
 			werr = out.write(ev)
 			if ev.Type != coach.EventTalk {
