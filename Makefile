@@ -49,7 +49,8 @@ build: deps
 # once into $(DATA)/demo so it can be streamed into the server.
 run: build $(DATA)/demo/rep.wav
 	@echo "To play the demo call into the server, in another terminal:"
-	@echo "  ./$(BIN) stream --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav --server http://$(ADDR)"
+	@echo "  export CUECARD_TOKEN=\$$(./$(BIN) token create --data $(DATA) --email demo@example.com --role rep | tail -1)"
+	@echo "  ./$(BIN) stream --rep $(DATA)/demo/rep.wav --prospect $(DATA)/demo/prospect.wav --server http://$(ADDR) --consent 'a demo call'"
 	./$(BIN) serve --addr $(ADDR) --data $(DATA)
 
 $(DATA)/demo/rep.wav: examples/demo-call.jsonl | build
