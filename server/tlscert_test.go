@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/server/servertest"
@@ -84,6 +86,8 @@ func TestTLSServeAndReload(t *testing.T) {
 		t.Fatalf("sign-in over TLS: %d, Set-Cookie %q; want a Secure session cookie", resp.StatusCode, resp.Header.Values("Set-Cookie"))
 	}
 
+	checkWebSocketOverTLS(t, srv, addr, first)
+
 	second := servertest.WriteCert(t, certFile, keyFile, "second")
 	if got := servedCert(t, addr, first); !got.Equal(first) {
 		t.Fatal("the certificate changed before a reload")
@@ -104,4 +108,22 @@ func TestTLSServeAndReload(t *testing.T) {
 	if got := servedCert(t, addr, second); !got.Equal(second) {
 		t.Fatalf("served %q after a failed reload, want the second certificate still", got.Subject.CommonName)
 	}
+}
+
+// checkWebSocketOverTLS opens a session's live events over wss: the
+// server also offers HTTP/2, and WebSockets still upgrade on HTTP/1.1.
+func checkWebSocketOverTLS(t *testing.T, srv *servertest.Server, addr string, root *x509.Certificate) {
+	t.Helper()
+	ses, err := srv.Client.CreateSession(context.Background(), clientCreate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := websocket.Dialer{TLSClientConfig: servertest.TLSClient(root).Transport.(*http.Transport).TLSClientConfig}
+	hdr := http.Header{"Authorization": {"Bearer " + srv.Token}}
+	conn, resp, err := d.Dial("wss://"+addr+"/v1/sessions/"+ses.ID+"/events", hdr)
+	if err != nil {
+		t.Fatalf("WebSocket over TLS: %v", err)
+	}
+	resp.Body.Close()
+	conn.Close()
 }

@@ -124,11 +124,11 @@ func TestWebRTCTURNCredentials(t *testing.T) {
 
 	from = time.Now().Add(ttl)
 	c := newRTCClient(t, coach.Rep, coach.Prospect)
-	resp, answer := postOffer(t, ts, id, "application/sdp", c.offer(t))
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("offer: %d %s", resp.StatusCode, answer)
+	ans, answer := postOffer(t, ts, id, "application/sdp", c.offer(t)) //nolint:bodyclose // postOffer read and closed it
+	if ans.StatusCode != http.StatusCreated {
+		t.Fatalf("offer: %d %s", ans.StatusCode, answer)
 	}
-	links := resp.Header.Values("Link")
+	links := ans.Header.Values("Link")
 	m := linkRE.FindStringSubmatch(strings.Join(links, ""))
 	if len(links) != 1 || m == nil || m[1] != turnURL {
 		t.Fatalf("answer's Link headers %q, want one ice-server with credentials", links)
