@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cuecard/cuecard/audio"
@@ -71,9 +72,15 @@ func TestServeEndToEnd(t *testing.T) {
 	rep, prospect := filepath.Join(dir, "rep.wav"), filepath.Join(dir, "prospect.wav")
 	writeTone(t, rep, 6000, 500, 3000)
 	writeTone(t, prospect, 6000, 3500, 5500)
+	code, out, errOut := runCmd(t, "token", "create", "--data", filepath.Join(dir, "data"), "--email", "ana@example.com", "--role", "rep")
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
 	url, stop := startServe(t, filepath.Join(dir, "data"), "--asr", "none")
-	cl := &client.Client{BaseURL: url}
-	ses, err := cl.CreateSession(context.Background(), client.CreateRequest{Rep: "Ana"})
+	cl := &client.Client{BaseURL: url, Token: token}
+	ses, err := cl.CreateSession(context.Background(), client.CreateRequest{Consent: true, ConsentText: "this call is recorded"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +102,9 @@ func TestServeEndToEnd(t *testing.T) {
 
 	url, stop = startServe(t, filepath.Join(dir, "data"), "--asr", "none")
 	defer stop()
-	resp, err := http.Get(url + "/v1/sessions/" + ses.ID)
+	req, _ := http.NewRequest(http.MethodGet, url+"/v1/sessions/"+ses.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +117,8 @@ func TestServeEndToEnd(t *testing.T) {
 	if got.Status != "ended" || got.Summary == nil || got.Summary.Metrics.DurationMS != last.Summary.Metrics.DurationMS {
 		t.Fatalf("after restart: %+v", got)
 	}
-	code, out, _ := runCmd(t, "stream", "--server", url, "--session", ses.ID, "--rep", rep, "--prospect", prospect, "--speed", "0")
+	code, out, _ = runCmd(t, "stream", "--server", url, "--token", token, "--consent", "this call is recorded",
+		"--session", ses.ID, "--rep", rep, "--prospect", prospect, "--speed", "0")
 	if code == 0 {
 		t.Fatalf("streaming into an ended session succeeded: %s", out)
 	}
