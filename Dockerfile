@@ -23,8 +23,20 @@ COPY --from=build /src/bin/cuecard /usr/local/bin/cuecard
 COPY --from=build /src/examples /usr/share/cuecard/examples
 USER cuecard
 WORKDIR /var/lib/cuecard
-# HTTP API, web UI and WebSocket; WebRTC media on one UDP port. Behind NAT,
-# add --public-ip. Browsers need HTTPS (a proxy in front) outside localhost.
+# The container listens on all its interfaces, so it must sit behind a
+# reverse proxy that terminates TLS (Caddy, nginx; see docs/deploy.md):
+# --behind-proxy says so, and the server then trusts the proxy's
+# X-Forwarded-For. Publish 8080 to the proxy only (e.g. -p 127.0.0.1:8080:8080).
+#
+# Give the URL users reach in CMD (arguments after the image name), and
+# for WebRTC the host's public IP and the UDP port published as is:
+#
+#   docker run -p 127.0.0.1:8080:8080 -p 8443:8443/udp -v cuecard:/var/lib/cuecard \
+#     IMAGE --public-url https://coach.example.com --public-ip 203.0.113.7
+#
+# WebRTC media uses the one UDP port 8443 (--webrtc-udp-port); it bypasses
+# the proxy and must be published with the same number on the host. Without
+# it browsers fall back to the WebSocket through the proxy.
 EXPOSE 8080/tcp 8443/udp
-ENTRYPOINT ["cuecard"]
-CMD ["serve", "--addr", ":8080", "--data", "/var/lib/cuecard"]
+ENTRYPOINT ["cuecard", "serve", "--addr", "0.0.0.0:8080", "--behind-proxy", "--data", "/var/lib/cuecard"]
+CMD []

@@ -65,6 +65,7 @@ var access = map[string]string{
 	"GET /v1/uploads/{id}":                    "401 ok ok 404 ok 404 404",
 	"POST /v1/backtest":                       "401 ok ok ok ok ok ok",
 	"POST /v1/sessions/{id}/webrtc":           "401 403 ok 404 403 404 404",
+	"GET /v1/sessions/{id}/ice-servers":       "401 403 ok 404 403 404 404",
 	"GET /sessions":                           "303 ok ok ok ok ok ok",
 	"GET /sessions/{id}":                      "303 ok ok ok ok ok ok",
 	"GET /":                                   "303 ok ok ok ok ok ok",

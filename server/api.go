@@ -61,6 +61,7 @@ func (s *Server) routes() http.Handler {
 	rt.handleFunc("POST /v1/backtest", SignedIn, read, s.handleBacktest)
 	if s.cfg.WebRTC != nil {
 		rt.handleFunc("POST /v1/sessions/{id}/webrtc", SessionStream, strm, s.handleWebRTC)
+		rt.handleFunc("GET /v1/sessions/{id}/ice-servers", SessionStream, strm, s.handleICEServers)
 	}
 	if s.cfg.UI != nil {
 		rt.handleFunc("GET /sessions", Public, "", s.handleLibraryPage)

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,8 +99,11 @@ type Config struct {
 	// for any. Empty means loopback names only.
 	Hosts []string
 	// SecureCookies marks the session cookie Secure (the server is reached
-	// over HTTPS, directly or through a proxy).
+	// over HTTPS, directly or through a proxy); TLS implies it.
 	SecureCookies bool
+	// TLS, when set, makes Serve speak HTTPS (HTTP/2 and HTTP/1.1) on its
+	// listener; see Certificate for a certificate that can be reloaded.
+	TLS *tls.Config
 	// BehindProxy trusts X-Forwarded-For for the client's address.
 	BehindProxy bool
 	// MetricsAddr, when set, means /metrics is served on its own listener
@@ -279,6 +283,9 @@ func (c Config) withDefaults() Config {
 	if c.Pipeline.Resample == nil {
 		c.Pipeline.Resample = soxr.New
 	}
+	if c.TLS != nil {
+		c.SecureCookies = true
+	}
 	return c
 }
 
@@ -324,7 +331,8 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves HTTP on ln until ctx is done, then shuts down: it stops
+// Serve serves HTTP (HTTPS with Config.TLS) on ln until ctx is done, then
+// shuts down: it stops
 // accepting, ends every live session (last transcripts, summary,
 // recordings), closes their sockets and waits for them. It returns nil
 // after a clean shutdown.
@@ -343,7 +351,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	if s.cfg.TLS != nil {
+		hs.TLSConfig = s.cfg.TLS.Clone()
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		s.Shutdown()

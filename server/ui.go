@@ -43,7 +43,8 @@ const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-i
 //
 //   - "/" is index.html, the rep's overlay;
 //   - "/ui-config.json" tells the page what this server allows (WebRTC,
-//     test hooks);
+//     test hooks); it is public, so it holds no ICE servers (the
+//     session's owner asks GET /v1/sessions/{id}/ice-servers);
 //   - a file is served with its MIME type, an ETag and "no-cache" (names
 //     carry no content hash, so browsers revalidate and always run the
 //     current UI);

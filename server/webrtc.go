@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/coach"
 )
 
@@ -30,7 +32,8 @@ type WebRTCConfig struct {
 	// data channels of every peer); 0 picks a free port (tests).
 	UDPPort int
 	// ListenIP is the address to bind UDPPort on; empty binds all
-	// interfaces and offers a host candidate for each.
+	// interfaces and offers a host candidate for each. A loopback address
+	// offers loopback candidates (it has no others).
 	ListenIP string
 	// PublicIPs replace the host candidates' addresses (NAT 1:1, e.g. a
 	// cloud VM's public IP mapped to its private one).
@@ -40,9 +43,15 @@ type WebRTCConfig struct {
 	// gathers server-reflexive candidates on other ports.
 	STUN []string
 	// TURN lists TURN server URLs ("turn:host:port?transport=udp",
-	// "turns:...") for relayed candidates, with TURNUsername and
-	// TURNCredential.
-	TURN           []string
+	// "turns:...") for relayed candidates.
+	TURN []string
+	// TURNSecret is the TURN server's shared secret for the TURN REST API
+	// (coturn's use-auth-secret): each WebRTC answer carries credentials
+	// minted for its caller that expire after TURNTTL. Without a secret,
+	// TURNUsername and TURNCredential are handed out as they are, and they
+	// do not expire.
+	TURNSecret     string
+	TURNTTL        time.Duration
 	TURNUsername   string
 	TURNCredential string
 	// IncludeLoopback offers loopback candidates (tests on 127.0.0.1).
@@ -59,10 +68,11 @@ type WebRTCConfig struct {
 }
 
 // DefaultWebRTCConfig returns the defaults: ICE on UDP port 8443 on all
-// interfaces, no STUN or TURN.
+// interfaces, no STUN or TURN, TURN credentials valid for an hour.
 func DefaultWebRTCConfig() WebRTCConfig {
 	return WebRTCConfig{
 		UDPPort:       8443,
+		TURNTTL:       time.Hour,
 		GatherTimeout: 5 * time.Second,
 		DrainTimeout:  5 * time.Second,
 		StopGrace:     250 * time.Millisecond,
@@ -74,14 +84,13 @@ func DefaultWebRTCConfig() WebRTCConfig {
 // Config.WebRTC, and Close it after Server.Shutdown returned: peers are
 // owned by their sessions, which the server ends and waits for.
 type WebRTC struct {
-	cfg        WebRTCConfig
-	api        *webrtc.API
-	conn       net.PacketConn
-	mux        ice.UDPMux
-	iceServers []webrtc.ICEServer
-	log        *slog.Logger
-	peers      atomic.Int64
-	gaugeOnce  sync.Once
+	cfg       WebRTCConfig
+	api       *webrtc.API
+	conn      net.PacketConn
+	mux       ice.UDPMux
+	log       *slog.Logger
+	peers     atomic.Int64
+	gaugeOnce sync.Once
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -96,6 +105,9 @@ func (c WebRTCConfig) withDefaults() WebRTCConfig {
 	if c.StopGrace <= 0 {
 		c.StopGrace = d.StopGrace
 	}
+	if c.TURNTTL <= 0 {
+		c.TURNTTL = d.TURNTTL
+	}
 	return c
 }
 
@@ -106,31 +118,12 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var ip net.IP
-	if cfg.ListenIP != "" {
-		if ip = net.ParseIP(cfg.ListenIP); ip == nil {
-			return nil, fmt.Errorf("webrtc: listen IP %q is not an IP address", cfg.ListenIP)
-		}
+	ip, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range cfg.PublicIPs {
-		if net.ParseIP(p) == nil {
-			return nil, fmt.Errorf("webrtc: public IP %q is not an IP address", p)
-		}
-	}
-	var servers []webrtc.ICEServer
-	if len(cfg.STUN) > 0 {
-		servers = append(servers, webrtc.ICEServer{URLs: cfg.STUN})
-	}
-	if len(cfg.TURN) > 0 {
-		servers = append(servers, webrtc.ICEServer{URLs: cfg.TURN, Username: cfg.TURNUsername, Credential: cfg.TURNCredential})
-	}
-	// Validate the URLs now rather than on the first call.
-	for _, s := range servers {
-		for _, u := range s.URLs {
-			if _, err := ice.ParseURL(u); err != nil { //nolint:staticcheck // the parser of the ICE agent that uses these URLs
-				return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
-			}
-		}
+	if ip != nil && ip.IsLoopback() {
+		cfg.IncludeLoopback = true
 	}
 
 	me := &webrtc.MediaEngine{}
@@ -166,7 +159,47 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 		}
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-	return &WebRTC{cfg: cfg, api: api, conn: conn, mux: mux, iceServers: servers, log: log}, nil
+	return &WebRTC{cfg: cfg, api: api, conn: conn, mux: mux, log: log}, nil
+}
+
+// check validates the addresses and ICE server URLs and returns the IP to
+// listen on (nil for all interfaces).
+func (c WebRTCConfig) check() (net.IP, error) {
+	var ip net.IP
+	if c.ListenIP != "" {
+		if ip = net.ParseIP(c.ListenIP); ip == nil {
+			return nil, fmt.Errorf("webrtc: listen IP %q is not an IP address", c.ListenIP)
+		}
+	}
+	for _, p := range c.PublicIPs {
+		if net.ParseIP(p) == nil {
+			return nil, fmt.Errorf("webrtc: public IP %q is not an IP address", p)
+		}
+	}
+	// Validate the URLs now rather than on the first call.
+	for _, u := range append(slices.Clone(c.STUN), c.TURN...) {
+		if _, err := ice.ParseURL(u); err != nil { //nolint:staticcheck // the parser of the ICE agent that uses these URLs
+			return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
+		}
+	}
+	return ip, nil
+}
+
+// iceServers returns the STUN and TURN servers for user at now: with a
+// TURN secret, credentials minted for user that expire after TURNTTL.
+func (rtc *WebRTC) iceServers(user string, now time.Time) []webrtc.ICEServer {
+	var servers []webrtc.ICEServer
+	if len(rtc.cfg.STUN) > 0 {
+		servers = append(servers, webrtc.ICEServer{URLs: rtc.cfg.STUN})
+	}
+	if len(rtc.cfg.TURN) > 0 {
+		name, cred := rtc.cfg.TURNUsername, rtc.cfg.TURNCredential
+		if rtc.cfg.TURNSecret != "" {
+			name, cred = auth.TURNCredential(rtc.cfg.TURNSecret, user, rtc.cfg.TURNTTL, now)
+		}
+		servers = append(servers, webrtc.ICEServer{URLs: rtc.cfg.TURN, Username: name, Credential: cred})
+	}
+	return servers
 }
 
 // Addr returns the bound ICE UDP address.
@@ -219,7 +252,8 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	pc, err := rtc.api.NewPeerConnection(webrtc.Configuration{ICEServers: rtc.iceServers})
+	servers := rtc.iceServers(principal(r).UserID, s.now())
+	pc, err := rtc.api.NewPeerConnection(webrtc.Configuration{ICEServers: servers})
 	if err != nil {
 		s.httpError(w, r, fmt.Errorf("webrtc: new peer connection: %w", err))
 		return
@@ -257,19 +291,48 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 	}
 	close(p.attached)
 
-	for _, is := range rtc.iceServers {
+	addICELinks(w.Header(), servers)
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", "/v1/sessions/"+id)
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, answer)
+}
+
+// addICELinks lists the ICE servers in Link headers, as WHIP does
+// (RFC 9725): the client may use them on a later connection.
+func addICELinks(h http.Header, servers []webrtc.ICEServer) {
+	for _, is := range servers {
 		for _, u := range is.URLs {
 			l := fmt.Sprintf("<%s>; rel=\"ice-server\"", u)
 			if is.Username != "" {
 				l += fmt.Sprintf("; username=%q; credential=%q; credential-type=\"password\"", is.Username, is.Credential)
 			}
-			w.Header().Add("Link", l)
+			h.Add("Link", l)
 		}
 	}
-	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", "/v1/sessions/"+id)
-	w.WriteHeader(http.StatusCreated)
-	io.WriteString(w, answer)
+}
+
+// iceServerJSON is an RTCIceServer as a browser's RTCPeerConnection takes it.
+type iceServerJSON struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// handleICEServers tells the session's owner which STUN and TURN servers
+// to gather candidates with before it offers (the server does not trickle
+// ICE, so the Link headers of the answer come too late for that
+// connection). TURN credentials are minted per request and short-lived
+// with a TURN secret, and never served to anyone who may not stream the
+// session; /ui-config.json, which is public, holds none.
+func (s *Server) handleICEServers(w http.ResponseWriter, r *http.Request) {
+	out := []iceServerJSON{}
+	for _, is := range s.cfg.WebRTC.iceServers(principal(r).UserID, s.now()) {
+		cred, _ := is.Credential.(string)
+		out = append(out, iceServerJSON{URLs: is.URLs, Username: is.Username, Credential: cred})
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"ice_servers": out})
 }
 
 // offer is what the server needs to know of an SDP offer.

@@ -27,11 +27,14 @@ import (
 )
 
 // newRTCServer starts a test server with the WebRTC endpoint on a free
-// loopback UDP port.
-func newRTCServer(t *testing.T) (*testServer, *server.WebRTC) {
+// loopback UDP port, its configuration changed by edits.
+func newRTCServer(t *testing.T, edits ...func(*server.WebRTCConfig)) (*testServer, *server.WebRTC) {
 	t.Helper()
 	cfg := server.DefaultWebRTCConfig()
-	cfg.UDPPort, cfg.ListenIP, cfg.IncludeLoopback = 0, "127.0.0.1", true
+	cfg.UDPPort, cfg.ListenIP = 0, "127.0.0.1"
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	rtc, err := server.NewWebRTC(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -132,9 +135,21 @@ func (c *rtcClient) offer(t *testing.T) string {
 	return c.pc.LocalDescription().SDP
 }
 
+// rtcSession creates a session owned by the test server's user, who may
+// stream it.
+func rtcSession(t *testing.T, ts *testServer) string {
+	t.Helper()
+	ses, err := ts.cl.CreateSession(context.Background(), clientCreate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ses.ID
+}
+
+// postOffer posts an offer as the session's owner.
 func postOffer(t *testing.T, ts *testServer, id, contentType, body string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := authPost(ts.ts.URL+"/v1/sessions/"+id+"/webrtc", contentType, strings.NewReader(body))
+	resp, err := ts.st.HTTP.Post(ts.ts.URL+"/v1/sessions/"+id+"/webrtc", contentType, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +278,7 @@ func decodedCall(t *testing.T, call map[coach.Speaker][][]byte) map[coach.Speake
 func TestWebRTCMatchesAnalyze(t *testing.T) {
 	needCall(t)
 	ts, rtc := newRTCServer(t)
-	id := ts.create(t)
+	id := rtcSession(t, ts)
 	c := newRTCClient(t, coach.Prospect, coach.Rep)
 	c.connect(t, ts, id)
 	start := time.Now()
@@ -353,7 +368,7 @@ func waitRecording(t *testing.T, ts *testServer, id string, sp coach.Speaker) []
 	t.Helper()
 	var b []byte
 	waitFor(t, func() bool {
-		resp, err := authGet(ts.ts.URL + "/v1/sessions/" + id + "/audio?speaker=" + sp.String())
+		resp, err := ts.st.HTTP.Get(ts.ts.URL + "/v1/sessions/" + id + "/audio?speaker=" + sp.String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -421,7 +436,7 @@ func decodeOgg(t *testing.T, b []byte) int {
 // and that the server carries on.
 func TestWebRTCBadOffers(t *testing.T) {
 	ts, rtc := newRTCServer(t)
-	id := ts.create(t)
+	id := rtcSession(t, ts)
 	dataOnly := func(t *testing.T) string {
 		c := newRTCClient(t)
 		return c.offer(t)

@@ -8,8 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cuecard/cuecard/asr/sphinx"
@@ -36,10 +40,18 @@ type serveMain struct {
 	turn     stringList
 	turnUser string
 	turnCred string
+	// turnSecret mints short-lived TURN credentials (TURN REST API);
+	// turnSecretFile holds it, else $CUECARD_TURN_SECRET.
+	turnSecret, turnSecretFile string
+	turnTTL                    time.Duration
 	// publicURL is how users reach the server (Host check, cookies, the
 	// set-up link); behindProxy trusts a reverse proxy's headers.
 	publicURL   string
 	behindProxy bool
+	// tlsCert and tlsKey serve HTTPS (reloaded on SIGHUP).
+	tlsCert, tlsKey string
+	// metricsAddr serves /metrics on a listener of its own.
+	metricsAddr string
 	limits      server.Limits
 	retention   time.Duration
 
@@ -50,7 +62,9 @@ type serveMain struct {
 	tr        io.Closer
 	rtc       *server.WebRTC
 	srv       *server.Server
+	cert      *server.Certificate
 	ln        net.Listener
+	metricsLn net.Listener
 	addrReady chan string // receives the listening address, for tests
 }
 
@@ -107,29 +121,76 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.uiDir, "ui-dir", "", "serve the web UI from this directory instead of the embedded copy (UI development)")
 	fs.BoolVar(&m.uiHooks, "ui-test-hooks", false, "let the web UI play the prospect's side from ?test-prospect=URL (end-to-end tests only)")
 	m.asr.register(fs, true, true)
-	fs.IntVar(&m.rtcPort, "webrtc-udp-port", server.DefaultWebRTCConfig().UDPPort, "UDP port for all WebRTC traffic (-1: WebRTC off)")
-	fs.StringVar(&m.rtcIP, "webrtc-listen-ip", "", "address to bind the WebRTC port on (default: all)")
-	fs.Var(&m.publicIP, "public-ip", "public IP to announce for WebRTC behind 1:1 NAT (repeatable)")
-	fs.Var(&m.stun, "stun", "STUN server URL, e.g. stun:stun.example.org:3478 (repeatable)")
-	fs.Var(&m.turn, "turn", "TURN server URL, e.g. turn:turn.example.org:3478?transport=udp (repeatable)")
-	fs.StringVar(&m.turnUser, "turn-user", "", "TURN username")
-	fs.StringVar(&m.turnCred, "turn-credential", "", "TURN credential")
-	fs.StringVar(&m.publicURL, "public-url", "", "URL users reach the server at, e.g. https://coach.example.com (the only Host answered besides loopback names)")
-	fs.BoolVar(&m.behindProxy, "behind-proxy", false, "a reverse proxy terminates TLS in front of the server (trust X-Forwarded-For)")
+	m.registerNetwork(fs)
 	m.registerLimits(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if err := m.checkNetwork(); err != nil {
+		return err
+	}
+	return m.asr.check(true)
+}
+
+// registerNetwork adds the flags of how the server is reached: TLS, the
+// proxy in front, WebRTC and TURN, metrics.
+func (m *serveMain) registerNetwork(fs *flag.FlagSet) {
+	fs.StringVar(&m.publicURL, "public-url", "", "URL users reach the server at, e.g. https://coach.example.com (the only Host answered besides loopback names)")
+	fs.BoolVar(&m.behindProxy, "behind-proxy", false, "a reverse proxy terminates TLS in front of the server (trust X-Forwarded-For)")
+	fs.StringVar(&m.tlsCert, "tls-cert", "", "serve HTTPS with this certificate file (PEM, leaf then chain; read again on SIGHUP)")
+	fs.StringVar(&m.tlsKey, "tls-key", "", "private key file of --tls-cert (PEM)")
+	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve /metrics, without authentication, on this address instead of on the API (where it needs an administrator's token)")
+	fs.IntVar(&m.rtcPort, "webrtc-udp-port", server.DefaultWebRTCConfig().UDPPort, "UDP port for all WebRTC traffic (-1: WebRTC off)")
+	fs.StringVar(&m.rtcIP, "webrtc-listen-ip", "", "address to bind the WebRTC port on (default: the --addr host's; all interfaces when --addr is on all)")
+	fs.Var(&m.publicIP, "public-ip", "public IP to announce for WebRTC behind 1:1 NAT (repeatable)")
+	fs.Var(&m.stun, "stun", "STUN server URL, e.g. stun:stun.example.org:3478 (repeatable)")
+	fs.Var(&m.turn, "turn", "TURN server URL, e.g. turn:turn.example.org:3478?transport=udp (repeatable)")
+	fs.StringVar(&m.turnSecret, "turn-secret", "", "the TURN server's shared secret (coturn use-auth-secret): each user who streams gets credentials that expire (default: $CUECARD_TURN_SECRET)")
+	fs.StringVar(&m.turnSecretFile, "turn-secret-file", "", "read --turn-secret from this file")
+	fs.DurationVar(&m.turnTTL, "turn-ttl", server.DefaultWebRTCConfig().TURNTTL, "how long the TURN credentials made with --turn-secret are valid")
+	fs.StringVar(&m.turnUser, "turn-user", "", "static TURN username (long-lived; prefer --turn-secret)")
+	fs.StringVar(&m.turnCred, "turn-credential", "", "static TURN credential (long-lived; prefer --turn-secret)")
+}
+
+// checkNetwork checks the network flags together and reads the TURN
+// secret from its file or the environment.
+func (m *serveMain) checkNetwork() error {
 	if m.publicURL != "" {
 		u, err := url.Parse(m.publicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usagef("--public-url %q: want http(s)://host[:port]", m.publicURL)
 		}
+		if m.tlsCert != "" && u.Scheme != "https" {
+			return usagef("--public-url %q is http, but --tls-cert serves HTTPS", m.publicURL)
+		}
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if (m.tlsCert == "") != (m.tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
 	}
-	return m.asr.check(true)
+	switch {
+	case m.turnSecret != "" && m.turnSecretFile != "":
+		return usagef("give --turn-secret or --turn-secret-file, not both")
+	case m.turnSecretFile != "":
+		b, err := os.ReadFile(m.turnSecretFile)
+		if err != nil {
+			return fmt.Errorf("--turn-secret-file: %w", err)
+		}
+		if m.turnSecret = strings.TrimSpace(string(b)); m.turnSecret == "" {
+			return usagef("--turn-secret-file %s is empty", m.turnSecretFile)
+		}
+	case m.turnSecret == "":
+		m.turnSecret = os.Getenv("CUECARD_TURN_SECRET")
+	}
+	if m.turnSecret != "" && (m.turnUser != "" || m.turnCred != "") {
+		return usagef("give a TURN secret or --turn-user/--turn-credential, not both")
+	}
+	if m.turnTTL <= 0 {
+		return usagef("--turn-ttl must be positive")
+	}
+	return nil
 }
 
 // Run opens the store and the recognizer, serves until ctx is done, and
@@ -142,9 +203,16 @@ func (m *serveMain) Run(ctx context.Context) error {
 	if m.db, err = store.Open(ctx, m.dataDir); err != nil {
 		return fmt.Errorf("open data directory: %w", err)
 	}
+	// Listen first: the WebRTC port binds to the listener's address.
+	if m.ln, err = net.Listen("tcp", m.addr); err != nil {
+		return err
+	}
 	cfg := server.DefaultConfig()
 	cfg.AllowedOrigins = m.origins
 	cfg.Limits, cfg.RetentionEvery = m.limits, m.retention
+	if err := m.listenOthers(&cfg); err != nil {
+		return err
+	}
 	m.network(&cfg)
 	cfg.UI = webui.FS(m.uiDir)
 	if m.uiHooks {
@@ -163,14 +231,8 @@ func (m *serveMain) Run(ctx context.Context) error {
 		cfg.Advisor = advisor{adv}
 	}
 	cfg.Backend = describe(tr, adv)
-	if m.rtcPort >= 0 {
-		rc := server.DefaultWebRTCConfig()
-		rc.UDPPort, rc.ListenIP, rc.PublicIPs = m.rtcPort, m.rtcIP, m.publicIP
-		rc.STUN, rc.TURN, rc.TURNUsername, rc.TURNCredential = m.stun, m.turn, m.turnUser, m.turnCred
-		if m.rtc, err = server.NewWebRTC(rc, m.log); err != nil {
-			return fmt.Errorf("webrtc: %w", err)
-		}
-		cfg.WebRTC = m.rtc
+	if err := m.openWebRTC(&cfg); err != nil {
+		return err
 	}
 	m.srv = server.New(cfg, m.db, tr, pb, m.log)
 	if n, err := m.srv.RecoverSessions(ctx); err != nil {
@@ -178,17 +240,14 @@ func (m *serveMain) Run(ctx context.Context) error {
 	} else if n > 0 {
 		m.log.Info("ended sessions left live by a previous run", "n", n)
 	}
-	if m.ln, err = net.Listen("tcp", m.addr); err != nil {
+	if err := m.printBanner(ctx, cfg.Backend); err != nil {
 		return err
 	}
-	home := m.home()
-	rtc := "off"
-	if m.rtc != nil {
-		rtc = "udp " + m.rtc.Addr().String()
+	if m.cert != nil {
+		defer m.reloadOnHangup()()
 	}
-	fmt.Fprintf(m.stdout, "cuecard serving on %s (data in %s, speech recognition: %s, WebRTC: %s)\n", home, m.dataDir, cfg.Backend, rtc)
-	if err := m.printSetup(ctx, home); err != nil {
-		return err
+	if m.metricsLn != nil {
+		defer m.serveMetrics()()
 	}
 	if m.addrReady != nil {
 		m.addrReady <- m.ln.Addr().String()
@@ -200,11 +259,145 @@ func (m *serveMain) Run(ctx context.Context) error {
 	return err
 }
 
+// printBanner prints where the server is, and the first-start link.
+func (m *serveMain) printBanner(ctx context.Context, backend string) error {
+	home := m.home()
+	rtc := "off"
+	if m.rtc != nil {
+		rtc = "udp " + m.rtc.Addr().String()
+	}
+	fmt.Fprintf(m.stdout, "cuecard serving on %s (data in %s, speech recognition: %s, WebRTC: %s)\n", home, m.dataDir, backend, rtc)
+	if m.metricsLn != nil {
+		fmt.Fprintf(m.stdout, "metrics on http://%s/metrics\n", m.metricsLn.Addr())
+	}
+	return m.printSetup(ctx, home)
+}
+
+// listenOthers loads the TLS certificate and binds the metrics listener,
+// before anything slow starts.
+func (m *serveMain) listenOthers(cfg *server.Config) error {
+	if m.tlsCert != "" {
+		var err error
+		if m.cert, err = server.LoadCertificate(m.tlsCert, m.tlsKey); err != nil {
+			return err
+		}
+		cfg.TLS = m.cert.TLSConfig()
+	}
+	if m.metricsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", m.metricsAddr)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	m.metricsLn, cfg.MetricsAddr = ln, m.metricsAddr
+	if !loopbackAddr(m.metricsAddr) {
+		m.log.Warn("metrics are served without authentication beyond loopback; keep --metrics-addr off the public network")
+	}
+	return nil
+}
+
+// openWebRTC binds the WebRTC port, unless WebRTC is off.
+func (m *serveMain) openWebRTC(cfg *server.Config) error {
+	if m.rtcPort < 0 {
+		return nil
+	}
+	rc := server.DefaultWebRTCConfig()
+	rc.UDPPort, rc.ListenIP, rc.PublicIPs = m.rtcPort, m.rtcListenIP(), m.publicIP
+	rc.STUN, rc.TURN = m.stun, m.turn
+	rc.TURNSecret, rc.TURNTTL, rc.TURNUsername, rc.TURNCredential = m.turnSecret, m.turnTTL, m.turnUser, m.turnCred
+	if m.turnUser != "" || m.turnCred != "" {
+		m.log.Warn("--turn-user/--turn-credential are long-lived: every user who streams a call gets them and keeps them; prefer --turn-secret (short-lived credentials per user)")
+	}
+	var err error
+	if m.rtc, err = server.NewWebRTC(rc, m.log); err != nil {
+		return fmt.Errorf("webrtc: %w", err)
+	}
+	cfg.WebRTC = m.rtc
+	return nil
+}
+
+// rtcListenIP is the address the WebRTC port binds to: --webrtc-listen-ip,
+// else the HTTP listener's (loopback when serving on loopback), all
+// interfaces ("") only when the listener is on all of them.
+func (m *serveMain) rtcListenIP() string {
+	if m.rtcIP != "" {
+		return m.rtcIP
+	}
+	if a, ok := m.ln.Addr().(*net.TCPAddr); ok && !a.IP.IsUnspecified() && a.Zone == "" {
+		return a.IP.String()
+	}
+	return ""
+}
+
+// reloadOnHangup reads the TLS certificate files again on every SIGHUP
+// (a renewed certificate) until the returned function is called, which
+// waits for it to stop.
+func (m *serveMain) reloadOnHangup() (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-hup:
+				m.reloadTLS()
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(quit)
+		<-done
+	}
+}
+
+// reloadTLS reads the certificate files again; on failure the previous
+// certificate is still served.
+func (m *serveMain) reloadTLS() {
+	if err := m.cert.Reload(); err != nil {
+		m.log.Error("TLS certificate not reloaded; still serving the previous one", "err", err)
+		return
+	}
+	if leaf := m.cert.Current().Leaf; leaf != nil {
+		m.log.Info("TLS certificate reloaded", "cert", m.tlsCert, "not_after", leaf.NotAfter)
+	}
+}
+
+// serveMetrics serves /metrics on the metrics listener until the returned
+// function is called, which closes it and waits.
+func (m *serveMain) serveMetrics() (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.srv.MetricsHandler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(m.metricsLn); !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	return func() {
+		hs.Close()
+		<-done
+	}
+}
+
 // Close releases the recognizer and the store, after Run returned.
 func (m *serveMain) Close() error {
 	var err error
 	if m.srv != nil {
 		m.srv.Shutdown()
+	}
+	// Listeners left open by a Run that failed before serving; Serve
+	// closes its own.
+	for _, ln := range []net.Listener{m.ln, m.metricsLn} {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 	if m.rtc != nil {
 		err = m.rtc.Close()
@@ -251,21 +444,22 @@ func loopbackAddr(addr string) bool {
 // names when listening on loopback, and secure cookies under HTTPS.
 func (m *serveMain) network(cfg *server.Config) {
 	loop := loopbackAddr(m.addr)
+	https := m.tlsCert != "" || strings.HasPrefix(m.publicURL, "https:")
 	cfg.BehindProxy = m.behindProxy
+	cfg.SecureCookies = https
 	if m.publicURL != "" {
 		u, _ := url.Parse(m.publicURL)
 		cfg.Hosts = []string{u.Hostname()}
 		if loop {
 			cfg.Hosts = append(cfg.Hosts, "loopback")
 		}
-		cfg.SecureCookies = u.Scheme == "https"
 		cfg.AllowedOrigins = append(cfg.AllowedOrigins, u.Scheme+"://"+u.Host)
 	} else if !loop {
 		cfg.Hosts = []string{"*"}
 		m.log.Warn("listening beyond loopback without --public-url: any Host header is answered; set --public-url to guard against DNS rebinding")
 	}
-	if !loop && !m.behindProxy && !strings.HasPrefix(m.publicURL, "https:") {
-		m.log.Warn("listening beyond loopback without TLS: passwords, cookies and calls cross the network in clear; put a TLS proxy in front (--behind-proxy, see docs/deploy.md)")
+	if !loop && !m.behindProxy && !https {
+		m.log.Warn("listening beyond loopback without TLS: passwords, cookies and calls cross the network in clear; give --tls-cert/--tls-key or put a TLS proxy in front (--behind-proxy, see docs/deploy.md)")
 	}
 }
 
@@ -273,6 +467,9 @@ func (m *serveMain) network(cfg *server.Config) {
 func (m *serveMain) home() string {
 	if m.publicURL != "" {
 		return strings.TrimSuffix(m.publicURL, "/") + "/"
+	}
+	if m.cert != nil {
+		return "https://" + m.ln.Addr().String() + "/"
 	}
 	return "http://" + m.ln.Addr().String() + "/"
 }

@@ -20,7 +20,15 @@ import (
 // directory and returns its URL and a function that stops it.
 func startServe(t *testing.T, dir string, args ...string) (string, func()) {
 	t.Helper()
-	m := newServeMain(io.Discard, io.Discard)
+	m, stop := startServeMain(t, dir, io.Discard, args...)
+	return "http://" + m.ln.Addr().String(), stop
+}
+
+// startServeMain is startServe that returns the running command (its
+// listeners, its WebRTC endpoint) and logs to stderr.
+func startServeMain(t *testing.T, dir string, stderr io.Writer, args ...string) (*serveMain, func()) {
+	t.Helper()
+	m := newServeMain(io.Discard, stderr)
 	args = append([]string{"--addr", "127.0.0.1:0", "--data", dir, "--webrtc-udp-port", "0"}, args...)
 	if err := m.ParseFlags(args, io.Discard); err != nil {
 		t.Fatal(err)
@@ -29,13 +37,12 @@ func startServe(t *testing.T, dir string, args ...string) (string, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	var addr string
 	select {
-	case addr = <-m.addrReady:
+	case <-m.addrReady:
 	case err := <-done:
 		t.Fatalf("serve: %v", err)
 	}
-	return "http://" + addr, func() {
+	return m, func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)

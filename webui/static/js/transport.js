@@ -110,8 +110,23 @@ export class Link {
     c.ws.send(out);
   }
 
+  // iceServers asks the server which STUN and TURN servers to gather
+  // candidates with. TURN credentials are short-lived and only for the
+  // session's owner, so they are asked for on every connection; none
+  // when the server cannot say.
+  async iceServers() {
+    try {
+      const r = await fetch(`/v1/sessions/${encodeURIComponent(this.id)}/ice-servers`, { cache: "no-store" });
+      if (!r.ok) return [];
+      return (await r.json()).ice_servers || [];
+    } catch {
+      return [];
+    }
+  }
+
   async connectRTC() {
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    const iceServers = await this.iceServers();
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
     const c = { kind: "webrtc", pc, dc: null, closed: false };
     c.close = () => {
       c.closed = true;
