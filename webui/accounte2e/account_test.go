@@ -3,7 +3,9 @@ package accounte2e
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -167,6 +169,11 @@ func TestAdminCreatesTeamAndUser(t *testing.T) {
 	if err != nil || u.Role != auth.RoleCoach || len(u.Teams) != 1 || u.Teams[0].TeamName != "Field" || u.Teams[0].Role != auth.RoleCoach {
 		t.Fatalf("user %+v, %v", u, err)
 	}
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`#a-action`), "user.create"), chromedp.Click(chromedp.CSS(`#audit-form button[type=submit]`)))
+	waitJS(t, ctx, "the audit entry", `[...document.querySelectorAll('#audit tbody tr')].some(tr => tr.textContent.includes("user.create"))`)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#ret-dry`)))
+	waitJS(t, ctx, "the retention dry run", `document.querySelector('#ret-out').textContent.includes("Dry run")`)
+
 	other := browser(t)
 	browsertest.SignIn(t, other, ts.URL, "cora@example.com", "/account")
 	waitJS(t, other, "cora's account", `document.body.dataset.ready === "true" && document.querySelector('#me-info').textContent.includes("Field (coach)")`)
@@ -212,5 +219,39 @@ func TestLibraryShowsTeamCallsToCoach(t *testing.T) {
 	waitJS(t, ownerTab, "the call erased", `!document.querySelector('`+row+`') && document.querySelector('#list-status').textContent.includes("Erased")`)
 	if _, err := ts.DB.GetSession(context.Background(), ses.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("erased session still there: %v", err)
+	}
+}
+
+// TestMyTokens: "my account" makes a token, shows it once, and revokes it.
+func TestMyTokens(t *testing.T) {
+	need(t)
+	ts := startServer(t, servertest.Options{})
+	newUser(t, ts, "ana@example.com", auth.RoleRep, "Sales")
+	ctx := browser(t)
+	browsertest.SignIn(t, ctx, ts.URL, "ana@example.com", "/account")
+	waitJS(t, ctx, "my account", `document.body.dataset.ready === "true"`)
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`#tok-name`), "laptop"), chromedp.Click(chromedp.CSS(`#tok-form button[type=submit]`)))
+	waitJS(t, ctx, "the new token", `!!document.querySelector('#token-value') && [...document.querySelectorAll('#tokens tbody tr')].some(tr => tr.textContent.includes("laptop"))`)
+	plain := eval[string](t, ctx, `document.querySelector('#token-value').textContent`)
+	if _, err := auth.ParseToken(plain); err != nil {
+		t.Fatalf("token shown %q: %v", plain, err)
+	}
+	do(t, ctx, chromedp.Reload())
+	waitJS(t, ctx, "my account again", `document.body.dataset.ready === "true" && [...document.querySelectorAll('#tokens tbody tr')].some(tr => tr.textContent.includes("laptop"))`)
+	if eval[bool](t, ctx, `document.body.innerText.includes(`+strconv.Quote(plain)+`)`) {
+		t.Fatal("the token is shown again")
+	}
+	// Revoking asks first (confirm); the test accepts.
+	eval[bool](t, ctx, `(window.confirm = () => true, true)`)
+	const laptop = `[...document.querySelectorAll('#tokens tbody tr')].find(tr => tr.textContent.includes("laptop"))`
+	eval[bool](t, ctx, `(`+laptop+`.querySelector('button.revoke').click(), true)`)
+	waitJS(t, ctx, "the token revoked", laptop+`.textContent.includes("revoked")`)
+	resp, err := servertest.HTTPClient(plain).Get(ts.URL + "/v1/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("revoked token: HTTP %d", resp.StatusCode)
 	}
 }
