@@ -504,3 +504,28 @@ func TestOverlayTalkLimitsFromServer(t *testing.T) {
 	}
 	stopCall(t, ctx)
 }
+
+// TestOverlaySignedOutGoesToSignIn: when the browser session has ended
+// behind the page's back, starting a call sends the rep to the sign-in
+// page, which brings them back to the overlay.
+func TestOverlaySignedOutGoesToSignIn(t *testing.T) {
+	need(t)
+	h := newHarness(t, nil, nil)
+	ctx := browser(t, silence, 60*time.Second)
+	const page = "/?test-prospect=/test-audio/silence.wav&transport=ws"
+	browsertest.SignIn(t, ctx, h.url, repEmail, url.QueryEscape(page))
+	waitFor(t, ctx, "the overlay", `document.body.dataset.ready === "true"`, 20*time.Second)
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/v1/auth/logout", { method: "POST",
+		headers: { "Content-Type": "application/json" }, body: "{}" }).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || status != http.StatusNoContent {
+		t.Fatalf("sign out behind the page: %d, %v", status, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#consent`)), chromedp.Click(chromedp.CSS(`#start`))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitJS(t, ctx, "the sign-in page", `location.pathname === "/signin" && new URLSearchParams(location.search).get("next") === `+strconv.Quote(page), 20*time.Second)
+	page1, err := h.db.ListSessions(context.Background(), store.ListFilter{})
+	if err != nil || page1.Total != 0 {
+		t.Fatalf("sessions after a refused start: %d, %v", page1.Total, err)
+	}
+}
