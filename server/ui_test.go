@@ -23,6 +23,13 @@ var testUI = fstest.MapFS{
 	"js/worklet.js":      {Data: []byte("registerProcessor('x', class {});")},
 	"data/manifest.json": {Data: []byte("{}")},
 	"help/index.html":    {Data: []byte("<!doctype html><title>help</title>")},
+	"signin.html":        {Data: []byte("<!doctype html><title>sign in</title>")},
+}
+
+// as sends the test server's administrator token: UI pages other than
+// the sign-in and set-up pages are for signed-in users.
+func as(ts *testServer) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + ts.st.Token}
 }
 
 func get(tb testing.TB, url string, hdr map[string]string) (*http.Response, string) {
@@ -71,9 +78,10 @@ func TestUIRoutes(t *testing.T) {
 		{"404 page by name", "/404", 404, "text/html; charset=utf-8", "lost"},
 		{"escape attempt", "/../server.go", 404, "text/html; charset=utf-8", "lost"},
 		{"unknown API path", "/v1/nothing", 404, "application/json", `"error"`},
+		{"sign-in page", "/signin", 200, "text/html; charset=utf-8", "sign in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := get(t, ts.ts.URL+tc.path, nil)
+			resp, body := get(t, ts.ts.URL+tc.path, as(ts))
 			if resp.StatusCode != tc.code {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tc.code)
 			}
@@ -90,6 +98,30 @@ func TestUIRoutes(t *testing.T) {
 				t.Errorf("page without a content security policy")
 			}
 		})
+	}
+}
+
+// TestUIPagesNeedSignIn: an anonymous visitor of a page is sent to the
+// sign-in page, which comes back to the page afterwards; the sign-in page
+// and the page's files are served to anyone.
+func TestUIPagesNeedSignIn(t *testing.T) {
+	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.UI = testUI }, nil)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{"/": "/signin?next=%2F", "/guide/abc?x=1": "/signin?next=%2Fguide%2Fabc%3Fx%3D1"} {
+		resp, err := noFollow.Get(ts.ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+			t.Errorf("GET %s: %d to %q, want 303 to %q", path, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	}
+	if resp, body := get(t, ts.ts.URL+"/signin", nil); resp.StatusCode != 200 || !strings.Contains(body, "sign in") {
+		t.Errorf("sign-in page: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, ts.ts.URL+"/js/overlay.js", nil); resp.StatusCode != 200 {
+		t.Errorf("a module of the UI: %d", resp.StatusCode)
 	}
 }
 
@@ -136,7 +168,7 @@ func TestUIConfigTestHooks(t *testing.T) {
 				t.Fatalf("config %+v, want test_hooks=%v webrtc=false", cfg, tc.hooks)
 			}
 			// The hooks do not change what the files are.
-			if _, body := get(t, ts.ts.URL+"/", nil); !strings.Contains(body, "overlay") {
+			if _, body := get(t, ts.ts.URL+"/", as(ts)); !strings.Contains(body, "overlay") {
 				t.Fatalf("index %q", body)
 			}
 		})
@@ -147,7 +179,7 @@ func TestUIConfigTestHooks(t *testing.T) {
 // modules and styles are served with the right types.
 func TestEmbeddedUI(t *testing.T) {
 	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.UI = webui.FS("") }, nil)
-	_, index := get(t, ts.ts.URL+"/", nil)
+	_, index := get(t, ts.ts.URL+"/", as(ts))
 	for _, ref := range []string{"/css/overlay.css", "/js/overlay.js"} {
 		if !strings.Contains(index, ref) {
 			t.Errorf("index.html does not load %s", ref)
@@ -169,6 +201,18 @@ func TestEmbeddedUI(t *testing.T) {
 		}
 		if ct := resp.Header.Get("Content-Type"); ct != ctype {
 			t.Errorf("%s: Content-Type %q, want %q", path, ct, ctype)
+		}
+	}
+	// The account pages, each with its module; the sign-in and set-up
+	// pages load for anyone.
+	for page, module := range map[string]string{"/signin": "/account/signin.js", "/setup": "/account/setup.js",
+		"/admin": "/account/admin.js", "/account": "/account/account.js"} {
+		resp, body := get(t, ts.ts.URL+page, as(ts))
+		if resp.StatusCode != 200 || !strings.Contains(body, `src="`+module+`"`) {
+			t.Errorf("%s: status %d, loads %s: %v", page, resp.StatusCode, module, strings.Contains(body, module))
+		}
+		if resp, _ := get(t, ts.ts.URL+module, nil); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+			t.Errorf("%s: status %d, %s", module, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/server/servertest"
@@ -34,8 +36,13 @@ import (
 type harness struct {
 	url   string
 	db    *store.DB
+	http  *http.Client // the administrator's token
 	conns *connTracker
 }
+
+// repEmail is the rep the tests sign in as (a member of team Sales, with
+// browsertest.Password).
+const repEmail = "ana@example.com"
 
 // connTracker remembers the server's connections, hijacked WebSockets
 // included, so a test can cut them all as a network drop would.
@@ -98,13 +105,15 @@ func newHarness(tb testing.TB, pb *coach.Playbook, tr stream.Transcriber) *harne
 		},
 	})
 	db := ts.DB
-	return &harness{url: ts.URL, db: db, conns: conns}
+	rep, _ := ts.NewUser(tb, repEmail, auth.RoleRep, "Sales")
+	browsertest.GivePassword(tb, db, rep.ID)
+	return &harness{url: ts.URL, db: db, http: ts.HTTP, conns: conns}
 }
 
 // events returns the session's stored events of the given types.
 func (h *harness) events(tb testing.TB, id string, types ...string) []coach.Event {
 	tb.Helper()
-	resp, err := http.Get(h.url + "/v1/sessions/" + id + "/events")
+	resp, err := h.http.Get(h.url + "/v1/sessions/" + id + "/events")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -208,14 +217,14 @@ func eval[T any](tb testing.TB, ctx context.Context, expr string) T {
 	return v
 }
 
-// startCall walks the set-up: consent, start; it returns the session id
-// once the page is live.
-func startCall(tb testing.TB, ctx context.Context, pageURL string) string {
+// startCall signs in as the rep on the way to pageURL (base and path),
+// then walks the set-up: consent, start; it returns the session id once
+// the page is live.
+func startCall(tb testing.TB, ctx context.Context, base, page string) string {
 	tb.Helper()
+	browsertest.SignIn(tb, ctx, base, repEmail, url.QueryEscape(page))
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(pageURL),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"] #start`)),
-		chromedp.SendKeys(chromedp.CSS(`#rep`), "Ana"),
 		chromedp.Click(chromedp.CSS(`#consent`)),
 		chromedp.Click(chromedp.CSS(`#start`)),
 	); err != nil {
@@ -271,7 +280,7 @@ func TestOverlayCoachesLiveCall(t *testing.T) {
 	need(t)
 	h := newHarness(t, nil, recognizer)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 100*time.Second)
-	id := startCall(t, ctx, h.url+"/?test-prospect=/test-audio/prospect.wav")
+	id := startCall(t, ctx, h.url, "/?test-prospect=/test-audio/prospect.wav")
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, ev := range h.events(t, id, "transcript", "cue", "cue_outcome", "stage", "status") {
@@ -394,7 +403,7 @@ func TestOverlayWarnsWhenProspectSilent(t *testing.T) {
 	need(t)
 	h := newHarness(t, nil, recognizer)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 80*time.Second)
-	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/silence.wav&transport=ws")
+	startCall(t, ctx, h.url, "/?test-prospect=/test-audio/silence.wav&transport=ws")
 
 	transport := eval[string](t, ctx, `document.querySelector('#conn').dataset.transport`)
 	if transport != "ws" {
@@ -427,7 +436,7 @@ func TestOverlayReconnects(t *testing.T) {
 	need(t)
 	h := newHarness(t, nil, recognizer)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 90*time.Second)
-	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/prospect.wav&transport=ws")
+	startCall(t, ctx, h.url, "/?test-prospect=/test-audio/prospect.wav&transport=ws")
 	waitFor(t, ctx, "talk metrics", `document.querySelector('#share-call .value').textContent.endsWith('%')`, 20*time.Second)
 	before := eval[string](t, ctx, `document.querySelector('#clock').textContent`)
 
@@ -473,7 +482,7 @@ func TestOverlayTalkLimitsFromServer(t *testing.T) {
 	}
 	h := newHarness(t, pb, nil)
 	ctx := browser(t, filepath.Join(callDir, "rep.wav"), 80*time.Second)
-	startCall(t, ctx, h.url+"/?test-prospect=/test-audio/silence.wav&transport=ws")
+	startCall(t, ctx, h.url, "/?test-prospect=/test-audio/silence.wav&transport=ws")
 
 	if got := eval[string](t, ctx, `document.querySelector('#share-window .window-len').textContent`); got != "2 min" {
 		t.Errorf("recent window shown as %q, want 2 min", got)
@@ -494,4 +503,29 @@ func TestOverlayTalkLimitsFromServer(t *testing.T) {
 		t.Errorf("monologue note %q", got)
 	}
 	stopCall(t, ctx)
+}
+
+// TestOverlaySignedOutGoesToSignIn: when the browser session has ended
+// behind the page's back, starting a call sends the rep to the sign-in
+// page, which brings them back to the overlay.
+func TestOverlaySignedOutGoesToSignIn(t *testing.T) {
+	need(t)
+	h := newHarness(t, nil, nil)
+	ctx := browser(t, silence, 60*time.Second)
+	const page = "/?test-prospect=/test-audio/silence.wav&transport=ws"
+	browsertest.SignIn(t, ctx, h.url, repEmail, url.QueryEscape(page))
+	waitFor(t, ctx, "the overlay", `document.body.dataset.ready === "true"`, 20*time.Second)
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/v1/auth/logout", { method: "POST",
+		headers: { "Content-Type": "application/json" }, body: "{}" }).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || status != http.StatusNoContent {
+		t.Fatalf("sign out behind the page: %d, %v", status, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#consent`)), chromedp.Click(chromedp.CSS(`#start`))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitJS(t, ctx, "the sign-in page", `location.pathname === "/signin" && new URLSearchParams(location.search).get("next") === `+strconv.Quote(page), 20*time.Second)
+	page1, err := h.db.ListSessions(context.Background(), store.ListFilter{})
+	if err != nil || page1.Total != 0 {
+		t.Fatalf("sessions after a refused start: %d, %v", page1.Total, err)
+	}
 }

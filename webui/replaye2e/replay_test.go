@@ -50,13 +50,15 @@ func need(tb testing.TB) {
 
 func artifacts(tb testing.TB) string { return browsertest.Artifacts(tb) }
 
-// startServer runs a server with the embedded UI on loopback.
-func startServer(tb testing.TB) string {
+// startServer runs a server with the embedded UI on loopback; its
+// administrator has browsertest.Password.
+func startServer(tb testing.TB) *servertest.Server {
 	tb.Helper()
 	ts := servertest.Start(tb, servertest.Options{Transcriber: recognizer, Edit: func(cfg *server.Config) {
 		cfg.UI = webui.FS("")
 	}})
 	db := ts.DB
+	browsertest.GivePassword(tb, db, ts.Admin.ID)
 	// A few other calls so the library is not a list of one.
 	ctx := context.Background()
 	for i, rep := range []string{"Ana", "Ben", "Cleo"} {
@@ -71,17 +73,20 @@ func startServer(tb testing.TB) string {
 			tb.Fatal(err)
 		}
 	}
-	return ts.URL
+	return ts
 }
 
 // uploadCall uploads the synthesized stereo call and waits for its
 // analysis; it returns the session id.
-func uploadCall(tb testing.TB, base string) string {
+func uploadCall(tb testing.TB, ts *servertest.Server) string {
 	tb.Helper()
+	base := ts.URL
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	mw.WriteField("rep_name", "Dee")
 	mw.WriteField("title", "Crew scheduling, first call")
+	mw.WriteField("consent", "true")
+	mw.WriteField("consent_text", "Everyone knew the call was recorded.")
 	w, _ := mw.CreateFormFile("stereo", "stereo.wav")
 	b, err := os.ReadFile(filepath.Join(callDir, "stereo.wav"))
 	if err != nil {
@@ -89,7 +94,7 @@ func uploadCall(tb testing.TB, base string) string {
 	}
 	w.Write(b)
 	mw.Close()
-	resp, err := http.Post(base+"/v1/uploads", mw.FormDataContentType(), &body)
+	resp, err := ts.HTTP.Post(base+"/v1/uploads", mw.FormDataContentType(), &body)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -101,7 +106,7 @@ func uploadCall(tb testing.TB, base string) string {
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		resp, err := http.Get(base + "/v1/uploads/" + out.ID)
+		resp, err := ts.HTTP.Get(base + "/v1/uploads/" + out.ID)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -176,14 +181,15 @@ func screenshot(tb testing.TB, ctx context.Context, path string) {
 // a reload, and opens a cue's card.
 func TestReplayInBrowser(t *testing.T) {
 	need(t)
-	base := startServer(t)
-	id := uploadCall(t, base)
+	ts := startServer(t)
+	base := ts.URL
+	id := uploadCall(t, ts)
 	art := artifacts(t)
 	ctx := browser(t)
 	row := `tr[data-id="` + id + `"]`
 
 	// The library lists the uploaded call with its metrics.
-	do(t, ctx, chromedp.Navigate(base+"/sessions"))
+	browsertest.SignIn(t, ctx, base, ts.Admin.Email, "/sessions")
 	waitJS(t, ctx, "the library", `document.body.dataset.ready === "true" && !!document.querySelector('`+row+` a')`)
 	if rows := eval[int](t, ctx, `document.querySelectorAll('#sessions tbody tr').length`); rows != 4 {
 		t.Fatalf("%d rows in the library, want 4", rows)
@@ -231,7 +237,7 @@ func TestReplayInBrowser(t *testing.T) {
 	waitJS(t, ctx, "the cue card", `document.querySelector('#cue-dialog').open && document.querySelector('#cue-title').textContent.length > 0 && document.querySelector('#cue-evidence').textContent.length > 0`)
 	t.Logf("cue card: %s (%s)", eval[string](t, ctx, `document.querySelector('#cue-title').textContent`), eval[string](t, ctx, `document.querySelector('#cue-meta').textContent`))
 	screenshot(t, ctx, filepath.Join(art, "replay-cue.png"))
-	resp, err := http.Get(base + "/v1/sessions/" + id + "/comments")
+	resp, err := ts.HTTP.Get(base + "/v1/sessions/" + id + "/comments")
 	if err != nil {
 		t.Fatal(err)
 	}

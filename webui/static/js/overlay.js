@@ -22,7 +22,9 @@ import { showSummary } from "./summary.js";
 import { talkSettings } from "./talk.js";
 import { applyTheme, cycleTheme, toggleHelp } from "./theme.js";
 import { showTranscript } from "./transcript.js";
-import { Link, createSession, fetchSession } from "./transport.js";
+import { Link, SessionRefused, createSession, fetchSession } from "./transport.js";
+import { goSignIn, userMenu } from "/account/menu.js";
+import { sessionError } from "/account/next.js";
 
 const params = new URLSearchParams(location.search);
 
@@ -37,6 +39,7 @@ let stages = null; // StageStepper, likewise
 // The call: its session on the server, the link to it, and its media.
 const call = {
   session: null,
+  team: "",
   link: null,
   ctx: null,
   taps: null,
@@ -61,7 +64,10 @@ async function init() {
   $("#again").addEventListener("click", () => location.reload());
   $("#popout").addEventListener("click", onPopOut);
   $("#cue .cue-dismiss").addEventListener("click", () => cues.dismiss());
-  $("#rep").value = localStorage.getItem("cuecard-rep") || "";
+  // Calls are the signed-in rep's; the team's consent text is what they read.
+  const user = await userMenu();
+  $("#rep-name").textContent = user.name || user.email;
+  await showConsentText(user);
 
   // The playbook says how talk is judged (band, limits, window) and
   // which stages there are; without it the overlay cannot coach.
@@ -80,6 +86,24 @@ async function init() {
   else if (testURL) setup.refuseTestAudio();
   await setup.fillMics();
   document.body.dataset.ready = "true";
+}
+
+// showConsentText puts the consent text of the rep's team (its policy) on
+// the page; without a team or a text the page's own text stays.
+async function showConsentText(user) {
+  const team = (user.teams || [])[0];
+  if (!team) return;
+  call.team = team.team_id;
+  $("#rep-team").textContent = ` in team ${team.team_name}`;
+  try {
+    const pol = await getJSON(`/v1/teams/${encodeURIComponent(team.team_id)}/policy`);
+    if (pol.consent_text) {
+      $("#consent-text").textContent = pol.consent_text;
+      $("#consent-source").textContent = `Read this to everyone on the call (${team.team_name}'s consent text, ${pol.consent_policy || "all-party"} consent):`;
+    }
+  } catch (err) {
+    console.warn("cuecard: no team policy", err);
+  }
 }
 
 async function getJSON(url) {
@@ -116,7 +140,11 @@ async function start() {
     $("#setup").hidden = false;
     document.body.dataset.phase = "setup";
     window.removeEventListener("beforeunload", warnLeave);
-    setup.error(`Could not start: ${err.message}`);
+    if (err instanceof SessionRefused && err.status === 401) {
+      goSignIn();
+      return;
+    }
+    setup.error(err instanceof SessionRefused ? sessionError(err.status, err.detail) : `Could not start: ${err.message}`);
     btn.disabled = false;
     btn.textContent = "Start coaching";
   }
@@ -138,10 +166,8 @@ async function begin() {
   } else {
     prospectStream = p.stream;
   }
-  const rep = $("#rep").value.trim();
-  localStorage.setItem("cuecard-rep", rep);
   call.session = await createSession({
-    rep,
+    team: call.team,
     title: $("#title").value.trim(),
     consentText: $("#consent-text").textContent.trim(),
     sampleRate: ctx.sampleRate,

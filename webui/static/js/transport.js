@@ -13,14 +13,33 @@ const MAX_WS_BUFFER = 1 << 20; // bytes queued on the socket before frames are d
 // EndedError means the session is over on the server (stopped, timed out).
 export class EndedError extends Error {}
 
-// createSession creates a live session with the consent the rep gave.
-export async function createSession({ rep, title, consentText, sampleRate }) {
+// SessionRefused is a POST /v1/sessions the server said no to: status is
+// the HTTP status (401 signed out, 409 no consent, 429 a limit), detail
+// the server's words.
+export class SessionRefused extends Error {
+  constructor(status, detail) {
+    super(`the server refused the session: ${detail} (${status})`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+// createSession creates a live session of the signed-in rep with the
+// consent they gave (the text they read out); team is the team it counts
+// under ("" for the server's choice).
+export async function createSession({ title, consentText, sampleRate, team }) {
+  const body = { title, consent: true, consent_text: consentText, sample_rate: sampleRate };
+  if (team) body.team = team;
   const resp = await fetch("/v1/sessions", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ rep, title, consent: true, consent_text: consentText, sample_rate: sampleRate }),
+    body: JSON.stringify(body),
   });
-  if (!resp.ok) throw new Error(`the server refused the session: ${await errorText(resp)}`);
+  if (!resp.ok) {
+    let detail = `HTTP ${resp.status}`;
+    try { detail = (await resp.json()).error || detail; } catch { /* not JSON */ }
+    throw new SessionRefused(resp.status, detail);
+  }
   return resp.json();
 }
 

@@ -1,6 +1,8 @@
 // The session library: list, filter, sort and page the calls; upload a
 // recording; backtest a playbook.
 import { api, clock, duration, el, pct, shareTag, STAGE_NAMES } from "/replay/common.js";
+import { userMenu } from "/account/menu.js";
+import { canErase } from "/account/next.js";
 
 const $ = (s) => document.querySelector(s);
 const filters = $("#filters");
@@ -9,6 +11,7 @@ let band = null; // the playbook's healthy rep share, once the server has said
 let cursors = [""]; // cursors[i] opens page i
 let page = 0;
 let nextCursor = "";
+let viewer = null; // the signed-in user (GET /v1/me)
 const LIMIT = 50;
 
 function query() {
@@ -63,7 +66,55 @@ function row(s) {
     el("td", { class: "num" }, ended ? [pct(s.rep_share), tag && " ", tag && el("span", { class: `tag ${tag.cls}` }, tag.text)] : "—"),
     el("td", { class: "num" }, ended ? clock(s.longest_rep_monologue_ms) : "—"),
     el("td", {}, STAGE_NAMES[s.furthest_stage] || el("span", { class: "muted" }, "none")),
-    el("td", { class: "num" }, ended ? `${s.cues_taken} / ${s.cues_fired}` + (s.cues_fired ? ` (${pct(s.uptake)})` : "") : "—"));
+    el("td", { class: "num" }, ended ? `${s.cues_taken} / ${s.cues_fired}` + (s.cues_fired ? ` (${pct(s.uptake)})` : "") : "—"),
+    el("td", {}, keepCell(s, title, date)));
+}
+
+// keepCell shows a call's legal hold (a toggle for administrators) and,
+// to its owner or an administrator, the erase button.
+function keepCell(s, title, date) {
+  const label = `${title} of ${date.toLocaleString()}`;
+  const out = [];
+  if (viewer?.role === "admin") {
+    out.push(el("label", { class: "check hold" }, el("input", { type: "checkbox", class: "hold-toggle", checked: s.legal_hold,
+      "aria-label": `Legal hold on ${label}`, onchange: (e) => setHold(s, e.target) }), " Legal hold"));
+  } else if (s.legal_hold) {
+    out.push(el("span", { class: "hold-on" }, "On legal hold"));
+  }
+  if (canErase(viewer, s) && !s.legal_hold && s.status !== "live") {
+    out.push(" ", el("button", { type: "button", class: "danger erase", "aria-label": `Erase ${label}`, onclick: () => erase(s, label) }, "Erase"));
+  }
+  return out;
+}
+
+function listStatus(ok, text) {
+  $("#list-status").replaceChildren(el("span", { class: ok ? "ok" : "error" }, `${ok ? "✓" : "✗"} ${text}`));
+}
+
+async function setHold(s, box) {
+  try {
+    await api(`/v1/sessions/${encodeURIComponent(s.id)}/hold`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ hold: box.checked }) });
+    listStatus(true, box.checked ? "The call is on legal hold: it is kept." : "The legal hold is lifted.");
+    load();
+  } catch (e) {
+    box.checked = !box.checked;
+    listStatus(false, `Legal hold not changed: ${e.message}`);
+  }
+}
+
+function erase(s, label) {
+  const dlg = $("#erase-dialog");
+  $("#erase-what").textContent = label;
+  dlg.returnValue = "";
+  dlg.addEventListener("close", async () => {
+    if (dlg.returnValue !== "erase") return;
+    try {
+      await api(`/v1/sessions/${encodeURIComponent(s.id)}`, { method: "DELETE" });
+      listStatus(true, `Erased ${label}.`);
+      load();
+    } catch (e) { listStatus(false, `Not erased: ${e.message}`); }
+  }, { once: true });
+  dlg.showModal();
 }
 
 const watching = new Set();
@@ -135,6 +186,14 @@ upForm.addEventListener("submit", (e) => {
     fd.append(f, file);
   }
   for (const f of ["rep_name", "title"]) if (upForm.elements[f].value) fd.append(f, upForm.elements[f].value);
+  const consentText = upForm.elements.consent_text.value.trim();
+  if (!upForm.elements.consent.checked || !consentText) {
+    status(el("p", { class: "error" }, "✗ Confirm that everyone on the recording was told, and say what they were told."));
+    (consentText ? upForm.elements.consent : upForm.elements.consent_text).focus();
+    return;
+  }
+  fd.append("consent", "true");
+  fd.append("consent_text", consentText);
   const bar = el("progress", { max: "1", value: "0", "aria-label": "Upload and analysis progress" }, "0%");
   const label = el("span", {}, " Uploading… ");
   status(el("p", {}, label, bar));
@@ -251,7 +310,13 @@ function renderBacktest(r) {
 
 // ---- start
 (async function init() {
+  viewer = await userMenu();
   const q = new URLSearchParams(location.search);
+  try {
+    const teams = await api("/v1/teams");
+    $("#f-team").append(...teams.map((t) => el("option", { value: t.id }, t.name)));
+    $("#f-team").closest("label").hidden = teams.length === 0;
+  } catch { /* no team filter */ }
   for (const [k, v] of q) if (filters.elements[k]) filters.elements[k].value = v;
   markSort();
   try { band = (await api("/v1/playbook")).talk.healthy_rep_share; } catch { /* shares shown without a verdict */ }

@@ -6,6 +6,9 @@ import TimelinePlugin from "/vendor/wavesurfer/plugins/timeline.esm.js";
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { api, clock, el, pct, STAGE_NAMES } from "/replay/common.js";
 
+import { userMenu } from "/account/menu.js";
+import { canEditComment } from "/account/next.js";
+
 const $ = (s) => document.querySelector(s);
 const id = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const base = `/v1/sessions/${encodeURIComponent(id)}`;
@@ -22,6 +25,7 @@ let lines = [];     // transcript <li> with start/end, in order
 let current = null;
 let chart = null;
 let cueBodies = {};
+let viewer = null;  // the signed-in user (GET /v1/me)
 
 // ---- player ------------------------------------------------------------
 
@@ -238,11 +242,14 @@ function renderTranscript() {
 
 function commentItem(c) {
   const text = el("span", { class: "text" }, c.text);
+  // Only the author or an administrator may change a comment (the server
+  // says so too); others see who wrote it.
+  const mine = canEditComment(viewer, c);
   const li = el("li", { class: "comment", dataset: { comment: c.id } },
-    el("span", { class: "at" }, `✎ ${clock(c.at_ms)}`), c.author ? el("span", { class: "who" }, c.author) : "", text,
-    el("span", { class: "actions" },
+    el("span", { class: "at" }, `✎ ${clock(c.at_ms)}`), el("span", { class: "who" }, c.author || "unknown author"), text,
+    mine ? el("span", { class: "actions" },
       el("button", { type: "button", class: "edit", "aria-label": `Edit the comment at ${clock(c.at_ms)}`, onclick: () => editComment(li, c) }, "Edit"),
-      el("button", { type: "button", class: "delete", "aria-label": `Delete the comment at ${clock(c.at_ms)}`, onclick: () => deleteComment(c) }, "Delete")));
+      el("button", { type: "button", class: "delete", "aria-label": `Delete the comment at ${clock(c.at_ms)}`, onclick: () => deleteComment(c) }, "Delete")) : "");
   return li;
 }
 
@@ -411,6 +418,46 @@ function renderMetrics() {
     el("td", {}, healthy))));
 }
 
+// ---- consent record and legal hold ------------------------------------------
+
+function renderConsent() {
+  const s = data.session;
+  const by = !s.consent_by ? "—" : s.consent_by === viewer?.id ? `${viewer.name} (you)` : s.consent_by === s.owner && s.rep ? s.rep : s.consent_by;
+  const rows = s.consent ? [
+    ["Consent", "✓ confirmed"],
+    ["Text the people on the call were told", s.consent_text || "—"],
+    ["Confirmed by", by],
+    ["Confirmed at", s.consent_at ? new Date(s.consent_at).toLocaleString() : "—"],
+    ["Consent law", s.consent_policy || "—"],
+    ["Version of the team's text", s.consent_version ? String(s.consent_version) : "the rep's own text"],
+  ] : [["Consent", "✗ no consent record"]];
+  $("#consent-record").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  showHold(s.legal_hold);
+  if (viewer?.role === "admin") {
+    $("#hold-admin").hidden = false;
+    $("#hold-toggle").checked = !!s.legal_hold;
+    $("#hold-toggle").addEventListener("change", setHold);
+  }
+}
+
+function showHold(on) {
+  $("#hold-state").replaceChildren(on ? el("strong", { class: "hold-on" }, "On legal hold: retention and erasure skip this call.")
+    : el("span", { class: "muted" }, "Not on legal hold: the team's retention policy applies."));
+}
+
+async function setHold(e) {
+  const hold = e.target.checked;
+  try {
+    await api(`${base}/hold`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ hold }) });
+    data.session.legal_hold = hold;
+    showHold(hold);
+    $("#hold-status").textContent = hold ? "✓ Legal hold set." : "✓ Legal hold lifted.";
+  } catch (err) {
+    e.target.checked = !hold;
+    $("#hold-status").textContent = `✗ Legal hold not changed: ${err.message}`;
+  }
+}
+
 // ---- header and exports -----------------------------------------------------
 
 function renderHead() {
@@ -459,6 +506,7 @@ async function watchUpload() {
 // ---- start -------------------------------------------------------------------
 
 (async function init() {
+  viewer = await userMenu();
   try {
     data = await api(`${base}/replay`);
   } catch (e) {
@@ -469,6 +517,7 @@ async function watchUpload() {
   }
   durMS = data.session.duration_ms || Math.max(1, ...data.events.map((e) => e.at_ms || 0));
   renderHead();
+  renderConsent();
   renderStages();
   renderCues();
   renderTranscript();
