@@ -358,19 +358,30 @@ func TestBrowserProtections(t *testing.T) {
 	for _, c := range cookies {
 		hdr.Add("Cookie", c.Name+"="+c.Value)
 	}
-	if _, resp, err := websocket.DefaultDialer.Dial(ws, hdr); err == nil || resp == nil || resp.StatusCode != 403 {
-		t.Errorf("a cookie WebSocket without Origin: %v", err)
+	dial := func() (int, error) {
+		conn, resp, err := websocket.DefaultDialer.Dial(ws, hdr)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if conn != nil {
+			conn.Close()
+		}
+		if resp == nil {
+			return 0, err
+		}
+		return resp.StatusCode, err
+	}
+	if code, err := dial(); err == nil || code != 403 {
+		t.Errorf("a cookie WebSocket without Origin: %d %v", code, err)
 	}
 	hdr.Set("Origin", "https://evil.example")
-	if _, _, err := websocket.DefaultDialer.Dial(ws, hdr); err == nil {
+	if _, err := dial(); err == nil {
 		t.Error("a cookie WebSocket from another origin was accepted")
 	}
 	hdr.Set("Origin", srv.URL)
-	conn, _, err := websocket.DefaultDialer.Dial(ws, hdr)
-	if err != nil {
+	if _, err := dial(); err != nil {
 		t.Fatalf("same-origin cookie WebSocket: %v", err)
 	}
-	conn.Close()
 }
 
 func TestCommentsCarryTheirAuthor(t *testing.T) {

@@ -189,7 +189,7 @@ func (s *Server) bearer(ctx context.Context, tok string) (*auth.Principal, error
 	}
 	t, err := auth.ParseToken(tok)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	at, err := s.acc.GetToken(ctx, t.ID)
 	if errors.Is(err, store.ErrNotFound) {

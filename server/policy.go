@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -112,6 +111,7 @@ func (s *Server) authorize(r *http.Request, rt Route, a authInfo) error {
 		return err
 	case SessionStream:
 		return s.streamable(r.Context(), p, r.PathValue("id"))
+	case Public, SignedIn:
 	}
 	return nil
 }
@@ -189,10 +189,4 @@ func (s *Server) protect(h http.Handler) http.Handler {
 // signInURL is where an anonymous visitor of page path goes.
 func signInURL(path string) string {
 	return "/signin?next=" + url.QueryEscape(path)
-}
-
-// isAuthError reports whether err is an authentication or authorization
-// refusal.
-func isAuthError(err error) bool {
-	return errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrForbidden)
 }
