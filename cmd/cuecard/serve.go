@@ -42,6 +42,8 @@ type serveMain struct {
 	behindProxy bool
 	limits      server.Limits
 	retention   time.Duration
+	sso         oidcFlags
+	oidc        *server.OIDCConfig
 
 	stdout io.Writer
 	log    *slog.Logger
@@ -117,6 +119,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.publicURL, "public-url", "", "URL users reach the server at, e.g. https://coach.example.com (the only Host answered besides loopback names)")
 	fs.BoolVar(&m.behindProxy, "behind-proxy", false, "a reverse proxy terminates TLS in front of the server (trust X-Forwarded-For)")
 	m.registerLimits(fs)
+	m.sso.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -125,6 +128,10 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usagef("--public-url %q: want http(s)://host[:port]", m.publicURL)
 		}
+	}
+	var err error
+	if m.oidc, err = m.sso.config(m.publicURL); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -145,6 +152,7 @@ func (m *serveMain) Run(ctx context.Context) error {
 	cfg := server.DefaultConfig()
 	cfg.AllowedOrigins = m.origins
 	cfg.Limits, cfg.RetentionEvery = m.limits, m.retention
+	cfg.OIDC = m.oidc
 	m.network(&cfg)
 	cfg.UI = webui.FS(m.uiDir)
 	if m.uiHooks {
