@@ -12,7 +12,7 @@ import (
 
 	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/server"
-	"github.com/cuecard/cuecard/server/internal/oidctest"
+	"github.com/cuecard/cuecard/internal/oidctest"
 	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
 )
