@@ -80,7 +80,7 @@ func (o *oidcLogin) provider(ctx context.Context) (*oidc.Provider, *oidc.IDToken
 	defer cancel()
 	p, err := oidc.NewProvider(ctx, o.cfg.Issuer)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: discover %s: %v", errProviderDown, o.cfg.Issuer, err)
+		return nil, nil, fmt.Errorf("%w: discover %s: %w", errProviderDown, o.cfg.Issuer, err)
 	}
 	// The key set fetches keys later, outside this request: it must keep
 	// the client but not the deadline.

@@ -11,10 +11,11 @@ import (
 	"testing"
 
 	"github.com/cuecard/cuecard/auth"
-	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/internal/oidctest"
+	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/webui"
 )
 
 // sso is a cuecard server with single sign-on through a real provider.
@@ -43,7 +44,7 @@ func startSSO(t *testing.T, edit func(*server.OIDCConfig), rules ...string) *sso
 	if edit != nil {
 		edit(&oc)
 	}
-	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.OIDC = &oc }})
+	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.UI, c.OIDC = webui.FS(""), &oc }})
 	idp.AllowRedirect(srv.URL + "/v1/auth/oidc/callback")
 	return &sso{idp: idp, srv: srv}
 }
@@ -119,6 +120,32 @@ func TestOIDCSignIn(t *testing.T) {
 	c2, _, _, _ := s.signIn(t, "/")
 	if _, again := s.me(t, c2); again.ID != me.ID {
 		t.Errorf("second sign-in is user %s, want %s", again.ID, me.ID)
+	}
+}
+
+// uiSSO reports what /ui-config.json of the server at base says of
+// single sign-on.
+func uiSSO(t *testing.T, base string) bool {
+	t.Helper()
+	resp, err := http.Get(base + "/ui-config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct {
+		SSO *bool `json:"sso"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || c.SSO == nil {
+		t.Fatalf("ui-config without sso: %v", err)
+	}
+	return *c.SSO
+}
+
+func TestUIConfigSSO(t *testing.T) {
+	on := startSSO(t, nil, "sales-east=East:rep")
+	off := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.UI = webui.FS("") }})
+	if !uiSSO(t, on.srv.URL) || uiSSO(t, off.URL) {
+		t.Errorf("sso with single sign-on %v, without %v", uiSSO(t, on.srv.URL), uiSSO(t, off.URL))
 	}
 }
 
