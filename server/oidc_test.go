@@ -197,6 +197,32 @@ func TestOIDCUnmappedGroupRefused(t *testing.T) {
 	}
 }
 
+func TestOIDCDiscoveryRetried(t *testing.T) {
+	idp := oidctest.Start(t, ada)
+	idp.SetDown(true)
+	r, err := server.ParseOIDCRule("sales-east=East:rep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := server.OIDCConfig{Issuer: idp.URL, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret, Map: []server.OIDCRule{r}}
+	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.OIDC = &oc }})
+	idp.AllowRedirect(srv.URL + "/v1/auth/oidc/callback")
+	resp, err := http.Get(srv.URL + "/v1/auth/oidc/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("sign-in while the provider is down: %d, want 503", resp.StatusCode)
+	}
+	idp.SetDown(false)
+	s := &sso{idp: idp, srv: srv}
+	c, _, _, _ := s.signIn(t, "/v1/me")
+	if code, me := s.me(t, c); code != http.StatusOK || me.Email != ada.Email {
+		t.Fatalf("sign-in once the provider is back: /v1/me %d %+v", code, me)
+	}
+}
+
 func TestOIDCDefaultRole(t *testing.T) {
 	s := startSSO(t, func(c *server.OIDCConfig) { c.DefaultRole = auth.RoleRep }, "sales-east=East:rep")
 	s.idp.SetGroups(ada.Username)

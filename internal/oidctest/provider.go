@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -35,6 +36,7 @@ type Provider struct {
 	URL                    string
 	ClientID, ClientSecret string
 	st                     *storage
+	down                   *atomic.Bool
 }
 
 // Start runs a provider on loopback with users and a client
@@ -51,7 +53,14 @@ func Start(tb testing.TB, users ...User) *Provider {
 		st.users[u.Username] = u
 	}
 	mux := http.NewServeMux()
-	ts := httptest.NewUnstartedServer(mux)
+	down := new(atomic.Bool)
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down for the test", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	issuer := "http://" + ts.Listener.Addr().String()
 	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("oidctest")), CodeMethodS256: true, AuthMethodPost: true}
 	prov, err := op.NewProvider(cfg, st, op.StaticIssuer(issuer), op.WithAllowInsecure(),
@@ -67,8 +76,12 @@ func Start(tb testing.TB, users ...User) *Provider {
 	mux.Handle("/", prov)
 	ts.Start()
 	tb.Cleanup(ts.Close)
-	return &Provider{URL: issuer, ClientID: st.client.id, ClientSecret: st.client.secret, st: st}
+	return &Provider{URL: issuer, ClientID: st.client.id, ClientSecret: st.client.secret, st: st, down: down}
 }
+
+// SetDown makes the provider answer every request with 503 (true) or
+// work again (false).
+func (p *Provider) SetDown(down bool) { p.down.Store(down) }
 
 // AllowRedirect registers a redirect URI of the client.
 func (p *Provider) AllowRedirect(uri string) {
