@@ -211,6 +211,9 @@ func (o *oidcLogin) handleCallback(w http.ResponseWriter, r *http.Request) {
 func (o *oidcLogin) identify(r *http.Request, pend oidcPending, ok bool) (identity, error) {
 	q := r.URL.Query()
 	switch {
+	case !o.s.signinIP.Allow(o.s.clientIP(r)):
+		return identity{}, &signinError{code: http.StatusTooManyRequests, reason: "rate limited",
+			msg: "Too many sign-in attempts from your address. Please wait a minute and try again."}
 	case !ok:
 		return identity{}, &signinError{code: http.StatusBadRequest, reason: "no pending sign-in",
 			msg: "This sign-in has expired or was started in another browser. Please sign in again."}
