@@ -71,29 +71,9 @@ func waitJS(tb testing.TB, ctx context.Context, what, expr string) {
 // groups map to.
 func TestSingleSignOn(t *testing.T) {
 	browsertest.NeedChromium(t)
-	idp := oidctest.Start(t, oidctest.User{Username: "grace", Password: "cobol-1959", Subject: "u-grace",
-		Email: "grace@example.com", Name: "Grace Hopper", EmailVerified: true, Groups: []string{"staff", "sales-coaches"}})
-	oc := &server.OIDCConfig{Issuer: idp.URL, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret}
-	for _, s := range []string{"sales-reps=Field Sales:rep", "sales-coaches=Field Sales:coach", "it=admin"} {
-		r, err := server.ParseOIDCRule(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		oc.Map = append(oc.Map, r)
-	}
-	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.UI, c.OIDC = webui.FS(""), oc }})
-	idp.AllowRedirect(srv.URL + "/v1/auth/oidc/callback")
-
+	idp, srv := start(t)
 	ctx := browser(t)
-	do(t, ctx, chromedp.Navigate(srv.URL+"/sessions"))
-	waitJS(t, ctx, "the sign-in page's single sign-on button",
-		`location.pathname === "/signin" && !!document.querySelector("#sso:not([hidden])")`)
-	do(t, ctx, chromedp.Click(chromedp.CSS(`#sso`)))
-	waitJS(t, ctx, "the provider's login form", `location.origin === `+jsString(idp.URL)+` && !!document.querySelector("#username")`)
-	do(t, ctx,
-		chromedp.SendKeys(chromedp.CSS(`#username`), "grace"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "cobol-1959"),
-		chromedp.Click(chromedp.CSS(`#submit`)))
+	signInAt(t, ctx, idp, srv, "grace", "cobol-1959")
 	waitJS(t, ctx, "the page asked for, signed in", `location.href === `+jsString(srv.URL+"/sessions"))
 
 	var me store.User
@@ -108,6 +88,59 @@ func TestSingleSignOn(t *testing.T) {
 	if cookie := eval[string](t, ctx, `document.cookie`); strings.Contains(cookie, "cuecard_") {
 		t.Errorf("session or sign-in cookie readable by scripts: %q", cookie)
 	}
+}
+
+// TestSingleSignOnRefused signs in a user in no mapped group, who is told
+// why and stays signed out.
+func TestSingleSignOnRefused(t *testing.T) {
+	browsertest.NeedChromium(t)
+	idp, srv := start(t)
+	ctx := browser(t)
+	signInAt(t, ctx, idp, srv, "linus", "penguin-1991")
+	waitJS(t, ctx, "the refusal", `!!document.querySelector("#reason") && location.origin === `+jsString(srv.URL))
+	if msg := eval[string](t, ctx, `document.querySelector("#reason").textContent`); !strings.Contains(msg, "none of the groups") {
+		t.Errorf("refusal says %q", msg)
+	}
+	if st := eval[int](t, ctx, `fetch("/v1/me").then(r => r.status)`); st != 401 {
+		t.Errorf("refused user: /v1/me %d, want 401", st)
+	}
+}
+
+// start runs a provider with grace (a sales coach) and linus (in no
+// mapped group), and a cuecard server signing in through it.
+func start(t *testing.T) (*oidctest.Provider, *servertest.Server) {
+	t.Helper()
+	idp := oidctest.Start(t,
+		oidctest.User{Username: "grace", Password: "cobol-1959", Subject: "u-grace", Email: "grace@example.com",
+			Name: "Grace Hopper", EmailVerified: true, Groups: []string{"staff", "sales-coaches"}},
+		oidctest.User{Username: "linus", Password: "penguin-1991", Subject: "u-linus", Email: "linus@example.com",
+			Name: "Linus", EmailVerified: true, Groups: []string{"kernel"}})
+	oc := &server.OIDCConfig{Issuer: idp.URL, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret}
+	for _, s := range []string{"sales-reps=Field Sales:rep", "sales-coaches=Field Sales:coach", "it=admin"} {
+		r, err := server.ParseOIDCRule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oc.Map = append(oc.Map, r)
+	}
+	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.UI, c.OIDC = webui.FS(""), oc }})
+	idp.AllowRedirect(srv.URL + "/v1/auth/oidc/callback")
+	return idp, srv
+}
+
+// signInAt opens a page while signed out, follows the sign-in page's
+// single sign-on button and fills in the provider's login form.
+func signInAt(t *testing.T, ctx context.Context, idp *oidctest.Provider, srv *servertest.Server, user, password string) {
+	t.Helper()
+	do(t, ctx, chromedp.Navigate(srv.URL+"/sessions"))
+	waitJS(t, ctx, "the sign-in page's single sign-on button",
+		`location.pathname === "/signin" && !!document.querySelector("#sso:not([hidden])")`)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#sso`)))
+	waitJS(t, ctx, "the provider's login form", `location.origin === `+jsString(idp.URL)+` && !!document.querySelector("#username")`)
+	do(t, ctx,
+		chromedp.SendKeys(chromedp.CSS(`#username`), user),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Click(chromedp.CSS(`#submit`)))
 }
 
 // jsString quotes s as a JavaScript string.
