@@ -11,6 +11,7 @@ import (
 	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/oidctest"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/server/servertest"
 	"github.com/cuecard/cuecard/store"
@@ -76,8 +77,8 @@ var access = map[string]string{
 	"PUT /v1/teams/{id}/policy":               "401 ok 403 403 403 403 403",
 	"GET /v1/retention":                       "401 ok 403 403 403 403 403",
 	"POST /v1/retention/run":                  "401 ok 403 403 403 403 403",
-	"GET /v1/auth/oidc/login":                 "any any any any any any any",
-	"GET /v1/auth/oidc/callback":              "any any any any any any any",
+	"GET /v1/auth/oidc/login":                 "303 303 303 303 303 303 303",
+	"GET /v1/auth/oidc/callback":              "400 400 400 400 400 400 400",
 }
 
 // matrix is the fixture: a call owned by a rep of team A, with a comment
@@ -93,9 +94,9 @@ type matrix struct {
 	tokID  string
 }
 
-func newMatrix(t *testing.T, rtc *server.WebRTC) *matrix {
+func newMatrix(t *testing.T, rtc *server.WebRTC, oc *server.OIDCConfig) *matrix {
 	t.Helper()
-	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.UI, c.WebRTC = webui.FS(""), rtc }})
+	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.UI, c.WebRTC, c.OIDC = webui.FS(""), rtc, oc }})
 	m := &matrix{srv: srv, tokens: map[string]string{"admin": srv.Token}, users: map[string]store.User{"admin": srv.Admin}}
 	for _, a := range []struct {
 		name, team string
@@ -184,7 +185,11 @@ func TestAccessMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rtc.Close() })
-	probe := newMatrix(t, rtc)
+	// Single sign-on through a real provider: its routes are in the matrix.
+	idp := oidctest.Start(t)
+	oc := &server.OIDCConfig{Issuer: idp.URL, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret,
+		DefaultRole: auth.RoleRep}
+	probe := newMatrix(t, rtc, oc)
 	seen := map[string]bool{}
 	for _, rt := range probe.srv.Srv.Routes() {
 		seen[rt.Pattern] = true
@@ -194,11 +199,11 @@ func TestAccessMatrix(t *testing.T) {
 			continue
 		}
 		t.Run(rt.Pattern, func(t *testing.T) {
-			m := newMatrix(t, rtc)
+			m := newMatrix(t, rtc, oc)
 			for i, exp := range strings.Fields(want) {
 				actor := actors[i]
 				if strings.HasPrefix(rt.Pattern, "DELETE ") && i > 0 {
-					m = newMatrix(t, rtc) // what one actor deleted is there for the next
+					m = newMatrix(t, rtc, oc) // what one actor deleted is there for the next
 				}
 				r := m.request(t, rt.Pattern)
 				if actor != "anon" {

@@ -126,7 +126,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
-	if err := s.startBrowserSession(w, r, u); err != nil {
+	if err := s.startBrowserSession(w, r, u, nil); err != nil {
 		s.httpError(w, r, err)
 		return
 	}
@@ -165,8 +165,9 @@ func (s *Server) checkPassword(ctx context.Context, email, password string) (sto
 }
 
 // startBrowserSession signs u in: a new session token (never the one the
-// browser came with), stored server-side, in the cookie.
-func (s *Server) startBrowserSession(w http.ResponseWriter, r *http.Request, u store.User) error {
+// browser came with), stored server-side, in the cookie. detail (may be
+// nil) goes into the audit entry.
+func (s *Server) startBrowserSession(w http.ResponseWriter, r *http.Request, u store.User, detail map[string]any) error {
 	ctx, err := s.sm.Load(r.Context(), "")
 	if err != nil {
 		return err
@@ -181,7 +182,7 @@ func (s *Server) startBrowserSession(w http.ResponseWriter, r *http.Request, u s
 	}
 	s.sm.WriteSessionCookie(ctx, w, tok, expiry)
 	r = r.WithContext(withAuth(ctx, authInfo{p: userPrincipal(u, auth.RoleScopes(u.Role)), cookie: true}))
-	s.audit(r, "signin", u.ID, nil)
+	s.audit(r, "signin", u.ID, detail)
 	return nil
 }
 

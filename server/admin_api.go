@@ -73,7 +73,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, "setup", u.ID, map[string]any{"email": u.Email})
-	if err := s.startBrowserSession(w, r, u); err != nil {
+	if err := s.startBrowserSession(w, r, u, nil); err != nil {
 		s.httpError(w, r, err)
 		return
 	}

@@ -11,3 +11,6 @@ func (s *Server) Authenticate(r *http.Request) (string, error) {
 	}
 	return a.p.UserID, err
 }
+
+// SafeNext exposes the check of the page a sign-in goes to next.
+var SafeNext = safeNext

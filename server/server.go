@@ -133,6 +133,9 @@ type Config struct {
 	ReadTimeout       time.Duration
 	UploadReadTimeout time.Duration
 	IdleTimeout       time.Duration
+	// OIDC, when set, enables single sign-on through an OpenID Connect
+	// provider (it needs an account store).
+	OIDC *OIDCConfig
 }
 
 // Advisor is an optional language model: second opinions on cues while a
@@ -320,12 +323,30 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 		s.sm = newSessionManager(s.acc, cfg.SecureCookies, cfg.SessionLifetime, cfg.SessionIdle)
 	}
 	s.dummyHash, _ = auth.HashPassword("not a password of anyone", cfg.PasswordParams)
+	s.setupOIDC()
 	s.metrics.registerRecognizer(s)
 	if cfg.WebRTC != nil {
 		cfg.WebRTC.registerMetrics(s)
 	}
 	s.handler = s.routes()
 	return s
+}
+
+// setupOIDC enables single sign-on when configured. It discovers the
+// provider now, for at most the discovery timeout; if that fails, the
+// first sign-in tries again.
+func (s *Server) setupOIDC() {
+	if s.cfg.OIDC == nil {
+		return
+	}
+	if err := s.cfg.OIDC.Validate(); err != nil || s.acc == nil {
+		s.log.Error("single sign-on disabled", "err", err, "accounts", s.acc != nil)
+		return
+	}
+	s.oidc = newOIDCLogin(s, *s.cfg.OIDC)
+	if _, _, err := s.oidc.provider(s.base); err != nil {
+		s.log.Warn("single sign-on: discovery failed; trying again at the first sign-in", "err", err)
+	}
 }
 
 // Handler returns the server's HTTP handler.

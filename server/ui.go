@@ -62,6 +62,7 @@ func (s *Server) ui() http.Handler {
 			writeJSON(w, http.StatusOK, map[string]any{
 				"webrtc":     s.cfg.WebRTC != nil,
 				"test_hooks": hooks,
+				"sso":        s.oidc != nil,
 			})
 			return
 		}

@@ -54,6 +54,8 @@ type serveMain struct {
 	metricsAddr string
 	limits      server.Limits
 	retention   time.Duration
+	sso         oidcFlags
+	oidc        *server.OIDCConfig
 
 	stdout io.Writer
 	log    *slog.Logger
@@ -123,6 +125,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	m.asr.register(fs, true, true)
 	m.registerNetwork(fs)
 	m.registerLimits(fs)
+	m.sso.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -130,6 +133,10 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := m.checkNetwork(); err != nil {
+		return err
+	}
+	var err error
+	if m.oidc, err = m.sso.config(m.publicURL); err != nil {
 		return err
 	}
 	return m.asr.check(true)
@@ -213,6 +220,7 @@ func (m *serveMain) Run(ctx context.Context) error {
 	if err := m.listenOthers(&cfg); err != nil {
 		return err
 	}
+	cfg.OIDC = m.oidc
 	m.network(&cfg)
 	cfg.UI = webui.FS(m.uiDir)
 	if m.uiHooks {

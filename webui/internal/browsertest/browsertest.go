@@ -119,3 +119,17 @@ func Main(m *testing.M, ready func(*Env)) int {
 	ready(env)
 	return m.Run()
 }
+
+// NeedChromium skips a test when Chromium is missing, and fails it in CI,
+// where it must be installed.
+func NeedChromium(tb testing.TB) {
+	tb.Helper()
+	_, err := exec.LookPath(ChromiumPath)
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("end-to-end test needs chromium in CI: %v", err)
+	}
+	tb.Skipf("chromium unavailable (apt-get install chromium): %v", err)
+}
