@@ -20,8 +20,8 @@ type Server struct {
 	URL string
 	// Token is an administrator's API token (for /metrics).
 	Token string
-	cmd *exec.Cmd
-	out io.ReadCloser
+	cmd   *exec.Cmd
+	out   io.ReadCloser
 }
 
 var servingRE = regexp.MustCompile(`serving on (http://\S+?)/? `)

@@ -287,25 +287,33 @@ loop:
 				lastSync = now
 			}
 			ls.padLagging(now)
-			idleSince := ls.lastAudio
-			if !ls.everAudio {
-				idleSince = started
-			}
-			if now.Sub(idleSince) >= s.cfg.InactivityTimeout {
-				reason = "no audio for " + s.cfg.InactivityTimeout.String()
-				break loop
-			}
-			if ls.src == nil && !ls.detachedAt.IsZero() && now.Sub(ls.detachedAt) >= s.cfg.ReconnectWindow {
-				reason = "audio client gone"
-				break loop
-			}
-			if l := s.cfg.Limits.MaxSessionLength; l > 0 && ls.call.Now() >= l.Milliseconds() {
-				reason = "maximum session length (" + l.String() + ") reached"
+			if stop := ls.timeUp(now, started); stop != "" {
+				reason = stop
 				break loop
 			}
 		}
 	}
 	ls.finish(log, reason)
+}
+
+// timeUp returns why the session must end at now, if it must: no audio
+// for too long, its client gone past the reconnect window, or the longest
+// session allowed reached.
+func (ls *liveSession) timeUp(now, started time.Time) string {
+	cfg := ls.srv.cfg
+	idleSince := ls.lastAudio
+	if !ls.everAudio {
+		idleSince = started
+	}
+	switch l := cfg.Limits.MaxSessionLength; {
+	case now.Sub(idleSince) >= cfg.InactivityTimeout:
+		return "no audio for " + cfg.InactivityTimeout.String()
+	case ls.src == nil && !ls.detachedAt.IsZero() && now.Sub(ls.detachedAt) >= cfg.ReconnectWindow:
+		return "audio client gone"
+	case l > 0 && ls.call.Now() >= l.Milliseconds():
+		return "maximum session length (" + l.String() + ") reached"
+	}
+	return ""
 }
 
 // onAdvice takes the language model's advice, stamped with the call's
