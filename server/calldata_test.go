@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,4 +257,117 @@ func waitLive(t *testing.T, srv *servertest.Server, id string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("session %s never went live", id)
+}
+
+// TestUploadLimits: an upload over the size or length cap, or beyond the
+// uploads analyzed at once, or too frequent, is refused with a clear
+// status, and nothing is stored.
+func TestUploadLimits(t *testing.T) {
+	needCall(t)
+	stereo := filepath.Join(callDir, "stereo.wav")
+	for _, tc := range []struct {
+		name string
+		edit func(*server.Limits)
+		code int
+		msg  string
+	}{
+		{"too many bytes", func(l *server.Limits) { l.MaxUploadBytes = 1000 }, 413, "larger than 1000 bytes"},
+		{"too long", func(l *server.Limits) { l.MaxUploadLength = time.Second }, 413, "more than the 1s allowed"},
+		{"too frequent", func(l *server.Limits) { l.UploadEvery, l.UploadBurst = time.Hour, 1 }, 429, "too many uploads"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { tc.edit(&c.Limits) }})
+			code, m := upload(t, srv.URL, map[string]string{"stereo": stereo}, nil)
+			if tc.code == 429 {
+				if code != 202 {
+					t.Fatalf("first upload: %d %v", code, m)
+				}
+				code, m = upload(t, srv.URL, map[string]string{"stereo": stereo}, nil)
+			}
+			if msg, _ := m["error"].(string); code != tc.code || !strings.Contains(msg, tc.msg) {
+				t.Fatalf("%d %v, want %d with %q", code, m, tc.code, tc.msg)
+			}
+			page, err := srv.DB.ListSessions(context.Background(), store.ListFilter{})
+			if want := map[bool]int{true: 1, false: 0}[tc.code == 429]; err != nil || len(page.Sessions) != want {
+				t.Errorf("%d sessions stored, want %d (%v)", len(page.Sessions), want, err)
+			}
+		})
+	}
+}
+
+// TestSessionRateLimit: a rep who opens sessions too fast gets 429.
+func TestSessionRateLimit(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) { c.Limits.CreateEvery, c.Limits.CreateBurst = time.Hour, 2 }})
+	_, tok := srv.NewUser(t, "rep@example.com", auth.RoleRep, "East")
+	var codes []int
+	for range 3 {
+		code, _ := do(t, servertest.HTTPClient(tok), "POST", srv.URL+"/v1/sessions", `{"consent":true,"consent_text":"recorded"}`)
+		codes = append(codes, code)
+	}
+	if codes[0] != 201 || codes[1] != 201 || codes[2] != 429 {
+		t.Fatalf("codes %v, want 201 201 429", codes)
+	}
+}
+
+// TestMaxSessionLength ends a live session once it has that much audio.
+func TestMaxSessionLength(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Edit: func(c *server.Config) {
+		c.Limits.MaxSessionLength = 2 * time.Second
+		c.InputBuffer = 10000
+	}})
+	ctx := context.Background()
+	s, err := srv.Client.CreateSession(ctx, clientCreate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := srv.Client.Dial(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	frame := make([]byte, 641) // channel byte + 20 ms of silence
+	for i := range 300 {       // 3 s a side
+		frame[0] = byte(i % 2)
+		if err := conn.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+			break
+		}
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var last coach.Event
+	for {
+		_, b, err := conn.ReadMessage()
+		if err != nil {
+			break
+		}
+		json.Unmarshal(b, &last)
+	}
+	if last.Type != coach.EventSummary || last.Summary.Metrics.DurationMS > 2500 {
+		t.Fatalf("last event %s, duration %v: want a summary at about 2 s", last.Type, last.Summary)
+	}
+	ses, err := srv.DB.GetSession(ctx, s.ID)
+	if err != nil || ses.Status != store.StatusEnded {
+		t.Fatalf("session %s %v", ses.Status, err)
+	}
+}
+
+// TestExpiredBrowserSession: a cookie whose stored session has expired
+// is anonymous.
+func TestExpiredBrowserSession(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{})
+	u, _ := srv.NewUser(t, "rep@example.com", auth.RoleRep, "East")
+	cookie := signInCookie(t, srv, u.ID)
+	ctx := context.Background()
+	b, found, err := srv.DB.FindCtx(ctx, cookie)
+	if err != nil || !found {
+		t.Fatalf("stored session: %v %v", found, err)
+	}
+	if code, _ := do(t, http.DefaultClient, "GET", srv.URL+"/v1/me", "", "Cookie", "cuecard_session="+cookie); code != 200 {
+		t.Fatalf("fresh cookie: %d", code)
+	}
+	if err := srv.DB.CommitCtx(ctx, cookie, b, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := do(t, http.DefaultClient, "GET", srv.URL+"/v1/me", "", "Cookie", "cuecard_session="+cookie); code != 401 {
+		t.Fatalf("expired cookie: %d, want 401", code)
+	}
 }

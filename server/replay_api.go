@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
@@ -197,6 +198,12 @@ func (s *Server) handleTranscript(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, ", rep %s", ses.Rep)
 	}
 	fmt.Fprintf(&b, ", %s\n", ses.CreatedAt.Format("2006-01-02 15:04 MST"))
+	if ses.Consent {
+		fmt.Fprintf(&b, "# consent (%s, version %d, confirmed %s): %s\n", ses.ConsentPolicy, ses.ConsentVersion,
+			ses.ConsentAt.Format(time.RFC3339), strings.Join(strings.Fields(ses.ConsentText), " "))
+	} else {
+		b.WriteString("# no consent recorded\n")
+	}
 	err = s.st.ReadEvents(r.Context(), id, 0, func(_ int64, data []byte) error {
 		if !bytes.HasPrefix(data, transPrefix) || bytes.Contains(data, partialField) {
 			return nil

@@ -171,7 +171,8 @@ func storeTranscriptCall(tb testing.TB, db *store.DB) (string, []coach.Event) {
 	}); err != nil {
 		tb.Fatal(err)
 	}
-	ses, err := db.CreateSession(ctx, store.NewSession{Rep: "Ana", Title: "short call"})
+	ses, err := db.CreateSession(ctx, store.NewSession{Rep: "Ana", Title: "short call", Consent: true,
+		ConsentText: "This call is recorded.", ConsentPolicy: store.PolicyAllParty, ConsentVersion: 3})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -244,8 +245,10 @@ func TestReplayAndTranscript(t *testing.T) {
 		t.Fatalf("%s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 	lines := strings.Split(strings.TrimSpace(text), "\n")
-	if len(lines) != 7 || !strings.HasPrefix(lines[1], "[0:00] rep: Thanks for making time today.") ||
-		!strings.HasPrefix(lines[2], "[0:08] prospect: Honestly the big problem is scheduling.") || strings.Contains(text, "half a thought") {
+	if len(lines) != 8 || !strings.HasPrefix(lines[1], "# consent (all-party, version 3, confirmed ") ||
+		!strings.HasSuffix(lines[1], "): This call is recorded.") ||
+		!strings.HasPrefix(lines[2], "[0:00] rep: Thanks for making time today.") ||
+		!strings.HasPrefix(lines[3], "[0:08] prospect: Honestly the big problem is scheduling.") || strings.Contains(text, "half a thought") {
 		t.Fatalf("transcript:\n%s", text)
 	}
 	resp, err = authGet(ts.ts.URL + "/v1/sessions/nope/transcript")

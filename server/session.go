@@ -297,21 +297,19 @@ loop:
 }
 
 // timeUp returns why the session must end at now, if it must: no audio
-// for too long, its client gone past the reconnect window, or the longest
-// session allowed reached.
+// for too long, or its client gone past the reconnect window. (The
+// longest session allowed is checked as audio arrives.)
 func (ls *liveSession) timeUp(now, started time.Time) string {
 	cfg := ls.srv.cfg
 	idleSince := ls.lastAudio
 	if !ls.everAudio {
 		idleSince = started
 	}
-	switch l := cfg.Limits.MaxSessionLength; {
+	switch {
 	case now.Sub(idleSince) >= cfg.InactivityTimeout:
 		return "no audio for " + cfg.InactivityTimeout.String()
 	case ls.src == nil && !ls.detachedAt.IsZero() && now.Sub(ls.detachedAt) >= cfg.ReconnectWindow:
 		return "audio client gone"
-	case l > 0 && ls.call.Now() >= l.Milliseconds():
-		return "maximum session length (" + l.String() + ") reached"
 	}
 	return ""
 }
@@ -362,6 +360,9 @@ func (ls *liveSession) handle(ctx context.Context, log *slog.Logger, it item) st
 	if err := ls.onAudio(it); err != nil {
 		log.Error("audio", "err", err)
 		return "internal error: " + err.Error()
+	}
+	if l := ls.srv.cfg.Limits.MaxSessionLength; l > 0 && ls.call.Now() >= l.Milliseconds() {
+		return "maximum session length (" + l.String() + ") reached"
 	}
 	return ""
 }
