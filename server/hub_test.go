@@ -116,8 +116,10 @@ func TestSendDropsOldestAudio(t *testing.T) {
 	if !slices.Contains(kinds, itemDetach) || slices.Contains(sizes, 7) {
 		t.Fatalf("queue kinds %v sizes %v: want the detach kept and frame 7 dropped", kinds, sizes)
 	}
-	// Ahead of real time: the sender waits for room.
-	ls.send(frame(8))
+	// Ahead of real time: the sender waits for room in a full queue.
+	for range cap(ls.in) {
+		ls.send(frame(8))
+	}
 	sent := make(chan error)
 	go func() { sent <- ls.sendPaced(frame(9), true) }()
 	select {
