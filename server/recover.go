@@ -58,7 +58,8 @@ func (s *Server) recoverSession(ctx context.Context, ses store.Session) error {
 }
 
 // recoverRecordings repairs the session's WAV recordings (a crash leaves
-// their header sizes behind the data) and registers those that are not;
+// their header sizes behind the data) and registers those that are not
+// (with recording keys, seals and registers them all);
 // it returns the length of the longest in ms. Failures are logged: a
 // recording that cannot be repaired does not keep the session from ending.
 func (s *Server) recoverRecordings(ctx context.Context, id string) int64 {
@@ -81,10 +82,10 @@ func (s *Server) recoverRecordings(ctx context.Context, id string) int64 {
 				}
 				endMS = max(endMS, n*1000/int64(fm.SampleRate))
 			}
-			if _, err := s.st.Recording(ctx, id, sp); err == nil {
+			if _, err := s.st.Recording(ctx, id, sp); err == nil && s.cfg.RecordingKeys == nil {
 				continue
 			}
-			if err := s.st.AddRecording(ctx, id, sp, p, kind.contentType); err != nil {
+			if err := s.finalizeRecording(ctx, id, sp, p, kind.contentType, true); err != nil {
 				s.log.Error("register recording", "session", id, "path", p, "err", err)
 			}
 		}

@@ -355,6 +355,11 @@ func wavProblem(err error, path string) string {
 func (s *Server) analyzeUpload(ctx context.Context, rs replayStore, id string, paths [2]string, totalMS int64) {
 	err := s.runUpload(ctx, rs, id, paths, totalMS)
 	if err == nil {
+		for i, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+			if err := s.finalizeRecording(context.WithoutCancel(ctx), id, sp, paths[i], "audio/wav", true); err != nil {
+				s.log.Error("seal upload recording", "session", id, "err", err)
+			}
+		}
 		return
 	}
 	s.log.Warn("upload analysis failed", "session", id, "err", err)
