@@ -330,3 +330,57 @@ func TestSealedWebRTCCall(t *testing.T) {
 	}
 	noPlainRecordings(t, ts.dir)
 }
+
+// TestSealedUploadRecovery: a restart between sealing an analyzed
+// upload's recordings and marking it done finishes the sealing and marks
+// it done, not analyzed again.
+func TestSealedUploadRecovery(t *testing.T) {
+	ctx := context.Background()
+	k := newRecordingKey(t)
+	srv := startSealed(t, "", seal.NewKeyring(k))
+	ses, err := srv.DB.CreateSession(ctx, store.NewSession{Source: store.SourceUpload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.DB.SetUpload(ctx, store.Upload{ID: ses.ID, State: store.UploadAnalyzing, TotalMS: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		p, err := srv.DB.RecordingPath(ses.ID, sp, "wav")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := audio.WriteWAVFile(p, 16000, 1, make([]float32, 2*16000)); err != nil {
+			t.Fatal(err)
+		}
+		if sp == coach.Rep { // sealed before the restart
+			var buf bytes.Buffer
+			plain, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := seal.Encrypt(&buf, bytes.NewReader(plain), k); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p+".enc", buf.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(p)
+			p += ".enc"
+		}
+		if err := srv.DB.AddRecording(ctx, ses.ID, sp, p, "audio/wav"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := srv.Srv.RecoverSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := srv.DB.Upload(ctx, ses.ID); err != nil || u.State != store.UploadDone {
+		t.Fatalf("upload after recovery: %+v, %v", u, err)
+	}
+	noPlainRecordings(t, srv.Dir)
+	rec, err := srv.DB.Recording(ctx, ses.ID, coach.Prospect)
+	if err != nil || !strings.HasSuffix(rec.Path, ".enc") {
+		t.Fatalf("prospect recording %s: %v", rec.Path, err)
+	}
+}
