@@ -51,54 +51,17 @@ func (s *Server) finalizeRecording(ctx context.Context, id string, sp coach.Spea
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove sealed recording's plain file: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return seal.SyncDir(filepath.Dir(path))
 }
 
-// sealFile seals the file at path with k into path.enc (written to a
-// temporary file, synced, renamed) and returns that path.
+// sealFile seals the file at path with k into path.enc and returns that
+// path.
 func sealFile(path string, k *seal.Key) (string, error) {
-	in, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("seal recording: %w", err)
-	}
-	defer in.Close()
 	enc := path + sealedExt
-	tmp := enc + ".tmp"
-	out, err := openPrivate(tmp, os.O_WRONLY|os.O_TRUNC)
-	if err != nil {
+	if err := seal.EncryptFile(path, enc, k, store.FileMode); err != nil {
 		return "", fmt.Errorf("seal recording: %w", err)
-	}
-	_, err = seal.Encrypt(out, in, k)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, enc)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(enc))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("seal recording %s: %w", path, err)
 	}
 	return enc, nil
-}
-
-// syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // serveSealed serves the sealed recording rec, decrypted chunk by chunk

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/store"
 )
@@ -37,12 +39,14 @@ func loadKeyring(keyFile string, oldFiles []string) (*seal.Keyring, error) {
 }
 
 // runRecordings is `cuecard recordings rekey`: it re-encrypts every
-// sealed recording of a data directory with the new key (rotation). It
-// may run while the server runs with both keys: each file is replaced at
-// once (written aside, synced, renamed), and files already under the new
-// key are left alone, so it can be run again after a failure.
-func runRecordings(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	const usage = "usage: cuecard recordings rekey --data DIR --key-file NEW --old-key-file OLD [--old-key-file OLD2...]"
+// sealed recording of a data directory with the new key (rotation), and
+// encrypts the finished recordings still in the clear (made before a key
+// was set). It may run while the server runs with both keys: each file
+// is replaced at once (written aside, synced, renamed), recordings of
+// live calls are left to the server, and files already under the new key
+// are left alone, so it can be run again after a failure.
+func runRecordings(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	const usage = "usage: cuecard recordings rekey --data DIR --key-file NEW [--old-key-file OLD...]"
 	if len(args) == 0 || args[0] != "rekey" {
 		return usagef(usage)
 	}
@@ -61,81 +65,75 @@ func runRecordings(_ context.Context, args []string, _ io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	files, err := filepath.Glob(filepath.Join(*dataDir, "audio", "*", "*.enc"))
+	db, err := store.Open(ctx, *dataDir)
+	if err != nil {
+		return fmt.Errorf("open data directory: %w", err)
+	}
+	defer db.Close()
+	var failed error
+	report := func(path string, err error) {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		failed = errors.Join(failed, err)
+	}
+	sealed, err := filepath.Glob(filepath.Join(db.Dir(), "audio", "*", "*.enc"))
 	if err != nil {
 		return err
 	}
-	var failed error
 	done, kept := 0, 0
-	for _, f := range files {
-		changed, err := rekeyFile(f, kr)
-		switch {
+	for _, f := range sealed {
+		switch changed, err := seal.ReencryptFile(f, kr, store.FileMode); {
 		case err != nil:
-			fmt.Fprintf(stderr, "%s: %v\n", f, err)
-			failed = errors.Join(failed, err)
+			report(f, err)
 		case changed:
 			done++
 		default:
 			kept++
 		}
 	}
-	fmt.Fprintf(stdout, "re-encrypted %d recordings with key %s (%d already were)\n", done, kr.Current().ID(), kept)
-	return failed
+	plain, err := sealPlain(ctx, db, kr.Current(), report)
+	fmt.Fprintf(stdout, "re-encrypted %d recordings with key %s (%d already were); encrypted %d that were in the clear\n",
+		done, kr.Current().ID(), kept, plain)
+	return errors.Join(failed, err)
 }
 
-// rekeyFile re-encrypts the sealed file at path with kr's current key,
-// unless it already is; it reports whether it changed the file.
-func rekeyFile(path string, kr *seal.Keyring) (bool, error) {
-	in, err := os.Open(path)
-	if err != nil {
-		return false, err
+// sealPlain encrypts with k the registered recordings of ended calls that
+// are still in the clear, as the server does at a call's end, and
+// returns how many; failures go to report.
+func sealPlain(ctx context.Context, db *store.DB, k *seal.Key, report func(string, error)) (int, error) {
+	var files []string
+	for _, ext := range []string{"wav", "ogg"} {
+		fs, err := filepath.Glob(filepath.Join(db.Dir(), "audio", "*", "*."+ext))
+		if err != nil {
+			return 0, err
+		}
+		files = append(files, fs...)
 	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return false, err
+	n := 0
+	for _, f := range files {
+		id := filepath.Base(filepath.Dir(f))
+		sp, ok := coach.ParseSpeaker(strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)))
+		if !ok {
+			continue
+		}
+		rec, err := db.Recording(ctx, id, sp)
+		if err != nil || filepath.Clean(rec.Path) != filepath.Clean(f) {
+			continue // not registered: not a finished recording
+		}
+		if ses, err := db.GetSession(ctx, id); err != nil || ses.Status == store.StatusLive {
+			continue // still recording or analyzing: the server seals it
+		}
+		err = seal.EncryptFile(f, f+".enc", k, store.FileMode)
+		if err == nil {
+			err = db.AddRecording(ctx, id, sp, f+".enc", rec.ContentType)
+		}
+		if err == nil {
+			err = os.Remove(f)
+		}
+		if err != nil {
+			report(f, err)
+			continue
+		}
+		n++
 	}
-	r, err := seal.NewReader(in, st.Size(), kr)
-	if err != nil {
-		return false, err
-	}
-	if r.KeyID() == kr.Current().ID() {
-		return false, nil
-	}
-	tmp := path + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, store.FileMode)
-	if err != nil {
-		return false, err
-	}
-	_, err = seal.Encrypt(out, r, kr.Current())
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return false, err
-	}
-	return true, nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return n, nil
 }
