@@ -165,8 +165,9 @@ func checkServed(tb testing.TB, srv *servertest.Server, id string, sp coach.Spea
 
 // TestSealedStreamedCall: with a recording key, a streamed call ends with
 // only sealed recordings on disk, served like the plain ones; a restart
-// with only a new key answers a clear 500 naming the old key, and one
-// with both keys serves it again.
+// with only a new key answers a clear 500 naming the old key, one with
+// both keys serves it again, and one with only the old key refuses what
+// the new key sealed.
 func TestSealedStreamedCall(t *testing.T) {
 	ctx := context.Background()
 	dir, wavs := t.TempDir(), t.TempDir()
@@ -199,15 +200,37 @@ func TestSealedStreamedCall(t *testing.T) {
 	srv.Close()
 	k2 := newRecordingKey(t)
 	srv = startSealed(t, dir, seal.NewKeyring(k2))
-	code, b := getAudio(t, srv, ses.ID, coach.Rep, "bytes=0-99")
-	var e map[string]string
-	if code != http.StatusInternalServerError || json.Unmarshal(b, &e) != nil || e["key_id"] != k1.ID() ||
-		!strings.Contains(e["error"], k1.ID()) {
-		t.Fatalf("with the old key missing: %d %s", code, b)
-	}
+	checkMissingKey(t, srv, ses.ID, k1)
 	srv.Close()
 	srv = startSealed(t, dir, seal.NewKeyring(k2, k1))
 	checkServed(t, srv, ses.ID, coach.Rep, plain)
+
+	// A call made now is sealed with the new key: the old key alone
+	// refuses it, and still opens the first.
+	ses2, err := srv.Client.CreateSession(ctx, client.CreateRequest{Rep: "Dee", Consent: true, ConsentText: "told"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client.Stream(ctx, ses2.ID, rep, prospect, client.StreamOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, srv.DB, ses2.ID)
+	srv.Close()
+	srv = startSealed(t, dir, seal.NewKeyring(k1))
+	checkMissingKey(t, srv, ses2.ID, k2)
+	checkServed(t, srv, ses.ID, coach.Rep, plain)
+}
+
+// checkMissingKey checks that a recording sealed with k, which srv lacks,
+// answers 500 naming k.
+func checkMissingKey(tb testing.TB, srv *servertest.Server, id string, k *seal.Key) {
+	tb.Helper()
+	code, b := getAudio(tb, srv, id, coach.Rep, "bytes=0-99")
+	var e map[string]string
+	if code != http.StatusInternalServerError || json.Unmarshal(b, &e) != nil || e["key_id"] != k.ID() ||
+		!strings.Contains(e["error"], k.ID()) {
+		tb.Fatalf("with key %s missing: %d %s", k.ID(), code, b)
+	}
 }
 
 // TestSealedUpload: an analyzed upload keeps only sealed recordings.
