@@ -429,6 +429,9 @@ func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths
 // sealed is logged and stays in the clear.
 func (s *Server) completeUpload(ctx context.Context, rs replayStore, id string, totalMS int64) error {
 	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		if s.cfg.RecordingKeys == nil {
+			break // registered when stored
+		}
 		p, err := s.st.RecordingPath(id, sp, "wav")
 		if err == nil {
 			err = s.finalizeRecording(context.WithoutCancel(ctx), id, sp, p, "audio/wav", true)
