@@ -422,13 +422,17 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if r.Header.Get("Range") == "" || strings.HasPrefix(r.Header.Get("Range"), "bytes=0-") {
+		s.audit(r, "recording.download", rec.SessionID, map[string]any{"speaker": string(sp)})
+	}
+	if strings.HasSuffix(rec.Path, sealedExt) {
+		s.serveSealed(w, r, rec, f)
+		return
+	}
 	st, err := f.Stat()
 	if err != nil {
 		s.httpError(w, r, err)
 		return
-	}
-	if r.Header.Get("Range") == "" || strings.HasPrefix(r.Header.Get("Range"), "bytes=0-") {
-		s.audit(r, "recording.download", rec.SessionID, map[string]any{"speaker": string(sp)})
 	}
 	w.Header().Set("Content-Type", rec.ContentType)
 	http.ServeContent(w, r, filepath.Base(rec.Path), st.ModTime(), f)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cuecard/cuecard/audio"
 	"github.com/cuecard/cuecard/coach"
@@ -58,7 +59,8 @@ func (s *Server) recoverSession(ctx context.Context, ses store.Session) error {
 }
 
 // recoverRecordings repairs the session's WAV recordings (a crash leaves
-// their header sizes behind the data) and registers those that are not;
+// their header sizes behind the data) and registers those that are not
+// (with recording keys, seals and registers them all);
 // it returns the length of the longest in ms. Failures are logged: a
 // recording that cannot be repaired does not keep the session from ending.
 func (s *Server) recoverRecordings(ctx context.Context, id string) int64 {
@@ -81,10 +83,10 @@ func (s *Server) recoverRecordings(ctx context.Context, id string) int64 {
 				}
 				endMS = max(endMS, n*1000/int64(fm.SampleRate))
 			}
-			if _, err := s.st.Recording(ctx, id, sp); err == nil {
+			if _, err := s.st.Recording(ctx, id, sp); err == nil && s.cfg.RecordingKeys == nil {
 				continue
 			}
-			if err := s.st.AddRecording(ctx, id, sp, p, kind.contentType); err != nil {
+			if err := s.finalizeRecording(ctx, id, sp, p, kind.contentType, true); err != nil {
 				s.log.Error("register recording", "session", id, "path", p, "err", err)
 			}
 		}
@@ -128,7 +130,8 @@ func (s *Server) storedInputs(ctx context.Context, id string, onEvent func(coach
 // recoverUploads resumes the analyses a previous process left running:
 // an upload whose converted recordings are still in its session's audio
 // directory starts over from them; one without fails with
-// errInterrupted. Temporary upload files (upload-* under the data
+// errInterrupted; one whose recordings were being sealed had finished
+// and is marked done. Temporary upload files (upload-* under the data
 // directory) are removed. It returns how many it resumed.
 func (s *Server) recoverUploads(ctx context.Context) (int, error) {
 	rs, err := s.replayStore()
@@ -150,6 +153,12 @@ func (s *Server) recoverUploads(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, u := range us {
+		if s.uploadSealed(ctx, u.ID) {
+			if err := s.completeUpload(ctx, rs, u.ID, u.TotalMS); err != nil {
+				s.log.Error("complete upload", "session", u.ID, "err", err)
+			}
+			continue
+		}
 		paths, ok := s.uploadInputs(ctx, u.ID)
 		if ok {
 			if err := rs.DeleteEvents(ctx, u.ID); err != nil {
@@ -168,6 +177,17 @@ func (s *Server) recoverUploads(ctx context.Context) (int, error) {
 		s.failUpload(ctx, rs, u.ID, u.TotalMS, errInterrupted.Error())
 	}
 	return n, nil
+}
+
+// uploadSealed reports whether a recording of upload id is sealed: its
+// analysis finished and a restart came before it was marked done.
+func (s *Server) uploadSealed(ctx context.Context, id string) bool {
+	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		if r, err := s.st.Recording(ctx, id, sp); err == nil && strings.HasSuffix(r.Path, sealedExt) {
+			return true
+		}
+	}
+	return false
 }
 
 // uploadInputs returns the converted recordings of upload id, if both

@@ -24,6 +24,7 @@ import (
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/auth"
 	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/stream"
 )
@@ -127,6 +128,10 @@ type Config struct {
 	Now func() time.Time
 	// Limits caps live sessions, uploads and request rates.
 	Limits Limits
+	// RecordingKeys, when set, encrypts every finished recording at rest
+	// with its current key (see package seal); its older keys still open
+	// the recordings sealed with them. Nil keeps recordings in the clear.
+	RecordingKeys *seal.Keyring
 	// ReadTimeout bounds reading one request (uploads get
 	// UploadReadTimeout; WebSockets keep their own deadlines), IdleTimeout
 	// an idle keep-alive connection.
@@ -221,6 +226,8 @@ type Server struct {
 	ingestMu             sync.Mutex
 	ingestK              []byte
 	setupMu              sync.Mutex
+	// sealMu serializes sealing recordings (see finalizeRecording).
+	sealMu sync.Mutex
 	// signinIP and signinEmail limit sign-in attempts per address and per
 	// account.
 	signinIP, signinEmail *auth.Limiter

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -560,9 +561,12 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 			log.Error("close recording", "err", err)
 			continue
 		}
-		if err := s.st.AddRecording(ctx, ls.id, coach.Speaker(i+1), r.path, "audio/wav"); err != nil {
+		if err := s.finalizeRecording(ctx, ls.id, coach.Speaker(i+1), r.path, "audio/wav", true); err != nil {
 			log.Error("register recording", "err", err)
 		}
+	}
+	if ls.src == nil {
+		ls.sealDetached(ctx, log)
 	}
 	if err := s.st.EndSession(ctx, ls.id, sum); err != nil {
 		log.Error("end session", "err", err)
@@ -570,6 +574,25 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	ls.endReason = reason
 	ls.hub.close()
 	log.Info("session ended", "reason", reason, "media_ms", ls.call.MediaMS())
+}
+
+// sealDetached seals the Ogg recordings of a WebRTC peer that left
+// before the end (one still attached seals its own when it sees the
+// session end, see peer.register).
+func (ls *liveSession) sealDetached(ctx context.Context, log *slog.Logger) {
+	s := ls.srv
+	if s.cfg.RecordingKeys == nil {
+		return
+	}
+	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		rec, err := s.st.Recording(ctx, ls.id, sp)
+		if err != nil || rec.ContentType != "audio/ogg" || strings.HasSuffix(rec.Path, sealedExt) {
+			continue
+		}
+		if err := s.finalizeRecording(ctx, ls.id, sp, rec.Path, rec.ContentType, true); err != nil {
+			log.Error("seal recording", "speaker", sp.String(), "err", err)
+		}
+	}
 }
 
 // recordingSync is how often a live session writes its recordings'

@@ -419,6 +419,27 @@ func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths
 	if err := s.st.EndSession(ctx, id, sum); err != nil {
 		return err
 	}
+	return s.completeUpload(ctx, rs, id, totalMS)
+}
+
+// completeUpload seals an analyzed upload's recordings (with recording
+// keys), then marks it done. Sealing comes first: an upload still
+// analyzing with a sealed recording had finished its analysis, and
+// recovery completes it (see recoverUploads). A recording that cannot be
+// sealed is logged and stays in the clear.
+func (s *Server) completeUpload(ctx context.Context, rs replayStore, id string, totalMS int64) error {
+	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
+		if s.cfg.RecordingKeys == nil {
+			break // registered when stored
+		}
+		p, err := s.st.RecordingPath(id, sp, "wav")
+		if err == nil {
+			err = s.finalizeRecording(context.WithoutCancel(ctx), id, sp, p, "audio/wav", true)
+		}
+		if err != nil {
+			s.log.Error("seal upload recording", "session", id, "err", err)
+		}
+	}
 	return rs.SetUpload(ctx, store.Upload{ID: id, State: store.UploadDone, DoneMS: totalMS, TotalMS: totalMS})
 }
 

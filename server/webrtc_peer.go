@@ -186,15 +186,22 @@ func (p *peer) stopTracks(deadline time.Time) {
 }
 
 // register adds the finished recordings to the store. A reconnecting peer
-// appends to the same files and registers them again.
+// appends to the same files and registers them again; once the session
+// has ended they are final and sealed (with recording keys).
 func (p *peer) register() {
 	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.FlushTimeout)
 	defer cancel()
 	p.mu.Lock()
 	recs := p.recs
 	p.mu.Unlock()
+	final := false
+	select {
+	case <-p.ls.done:
+		final = true // no peer can append any more
+	default:
+	}
 	for _, r := range recs {
-		if err := p.s.st.AddRecording(ctx, p.id, r.sp, r.path, "audio/ogg"); err != nil {
+		if err := p.s.finalizeRecording(ctx, p.id, r.sp, r.path, "audio/ogg", final); err != nil {
 			p.log.Error("register recording", "err", err, "speaker", r.sp)
 		}
 	}

@@ -30,6 +30,13 @@ import (
 // loopback UDP port, its configuration changed by edits.
 func newRTCServer(t *testing.T, edits ...func(*server.WebRTCConfig)) (*testServer, *server.WebRTC) {
 	t.Helper()
+	return newRTCServerWith(t, nil, edits...)
+}
+
+// newRTCServerWith is newRTCServer with a change to the server's
+// configuration.
+func newRTCServerWith(t *testing.T, edit func(*server.Config), edits ...func(*server.WebRTCConfig)) (*testServer, *server.WebRTC) {
+	t.Helper()
 	cfg := server.DefaultWebRTCConfig()
 	cfg.UDPPort, cfg.ListenIP = 0, "127.0.0.1"
 	for _, edit := range edits {
@@ -40,7 +47,12 @@ func newRTCServer(t *testing.T, edits ...func(*server.WebRTCConfig)) (*testServe
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rtc.Close() }) // after the server's cleanup: LIFO
-	ts := newTestServer(t, t.TempDir(), func(c *server.Config) { c.WebRTC = rtc }, recognizer)
+	ts := newTestServer(t, t.TempDir(), func(c *server.Config) {
+		c.WebRTC = rtc
+		if edit != nil {
+			edit(c)
+		}
+	}, recognizer)
 	return ts, rtc
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/cuecard/cuecard/client"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/internal/calltest"
+	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/synth"
 )
 
@@ -187,12 +188,34 @@ type sessionView struct {
 
 // TestKilledDuringCall kills the server 12 s into a live call: after a
 // restart the session has ended with a summary, its events are stored and
-// both recordings play to within a second of what was sent.
+// both recordings play to within a second of what was sent. With a
+// recording key, the restart also seals them: no plain file is left.
 func TestKilledDuringCall(t *testing.T) {
 	call := synthCall(t, 30000)
 	bin := buildCuecard(t)
+	keyFile, key := writeKeyFile(t, t.TempDir(), "recording.key", false)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"plain", []string{"--asr", "none"}},
+		{"sealed", []string{"--asr", "none", "--recording-key-file", keyFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var kr *seal.Keyring
+			if tc.name == "sealed" {
+				kr = seal.NewKeyring(key)
+			}
+			killDuringCall(t, bin, call, tc.args, kr)
+		})
+	}
+}
+
+// killDuringCall is TestKilledDuringCall with the server's arguments and
+// the keyring it seals with (nil: none).
+func killDuringCall(t *testing.T, bin string, call *synth.Result, args []string, kr *seal.Keyring) {
 	data := filepath.Join(t.TempDir(), "data")
-	srv := startServeProc(t, bin, data, "--asr", "none")
+	srv := startServeProc(t, bin, data, args...)
 	cl := &client.Client{BaseURL: srv.url, Token: srv.token}
 	ses, err := cl.CreateSession(context.Background(), client.CreateRequest{Rep: "Ana", Consent: true, ConsentText: "recorded for coaching"})
 	if err != nil {
@@ -220,7 +243,7 @@ func TestKilledDuringCall(t *testing.T) {
 		t.Fatalf("the stream ended (%v) without the server being killed", err)
 	}
 
-	srv = startServeProc(t, bin, data, "--asr", "none")
+	srv = startServeProc(t, bin, data, args...)
 	var got sessionView
 	getJSON(t, srv.url+"/v1/sessions/"+ses.ID, &got)
 	if got.Status != "ended" || got.Summary == nil || got.Summary.Metrics.RepShare <= 0 {
@@ -237,7 +260,7 @@ func TestKilledDuringCall(t *testing.T) {
 	}
 	mu.Unlock()
 	for _, sp := range []string{"rep", "prospect"} {
-		p := filepath.Join(data, "audio", ses.ID, sp+".wav")
+		p := recordedWAV(t, filepath.Join(data, "audio", ses.ID, sp+".wav"), kr)
 		d := soxDurationMS(t, p)
 		t.Logf("%s: %d ms sent, %d ms recorded: %d ms lost", sp, sentMS, d, sentMS-d)
 		if d < sentMS-1000 || d > sentMS+100 {
@@ -248,6 +271,27 @@ func TestKilledDuringCall(t *testing.T) {
 	if d := got.Summary.Metrics.DurationMS; d < sentMS-1000 {
 		t.Errorf("summary duration %d ms, sent %d ms", d, sentMS)
 	}
+}
+
+// recordedWAV returns the path of the plain recording p, or, with kr,
+// checks that only its sealed copy is on disk and returns a decrypted one.
+func recordedWAV(t *testing.T, p string, kr *seal.Keyring) string {
+	t.Helper()
+	if kr == nil {
+		return p
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("plain recording left after the restart: %v", err)
+	}
+	b, err := openSealed(p+".enc", kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(p))
+	if err := os.WriteFile(out, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // storedEvents counts the stored events of a session by type and returns

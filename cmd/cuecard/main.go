@@ -39,17 +39,18 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"bench":     {"load-test a server: concurrent real-time calls, cue latency, CPU and memory", runBench},
-		"analyze":   {"run the pipeline offline on a transcript or audio, events as JSONL on stdout", runAnalyze},
-		"eval":      {"score the coach on a directory of labelled calls", runEval},
-		"explain":   {"show how the playbook reads one utterance (signals, features)", runExplain},
-		"serve":     {"run the server: HTTP API, live WebSocket/WebRTC sessions, web UI", runServe},
-		"retention": {"apply the teams' retention policies to a data directory now (--dry-run: report only)", runRetention},
-		"sessions":  {"erase stored sessions from a data directory: sessions delete ID... | --rep EMAIL", runSessions},
-		"stream":    {"play a call's two WAV files into a server and print the events", runStream},
-		"token":     {"make an API token (and its user if missing) in a data directory: token create", runToken},
-		"synth":     {"speak a transcript with two voices into WAV files (a test or demo call)", runSynth},
-		"train":     {"learn the coach's signal model from a labelled corpus, with cross-validated figures", runTrain},
+		"bench":      {"load-test a server: concurrent real-time calls, cue latency, CPU and memory", runBench},
+		"analyze":    {"run the pipeline offline on a transcript or audio, events as JSONL on stdout", runAnalyze},
+		"eval":       {"score the coach on a directory of labelled calls", runEval},
+		"explain":    {"show how the playbook reads one utterance (signals, features)", runExplain},
+		"serve":      {"run the server: HTTP API, live WebSocket/WebRTC sessions, web UI", runServe},
+		"recordings": {"re-encrypt a data directory's recordings with a new key: recordings rekey", runRecordings},
+		"retention":  {"apply the teams' retention policies to a data directory now (--dry-run: report only)", runRetention},
+		"sessions":   {"erase stored sessions from a data directory: sessions delete ID... | --rep EMAIL", runSessions},
+		"stream":     {"play a call's two WAV files into a server and print the events", runStream},
+		"token":      {"make an API token (and its user if missing) in a data directory: token create", runToken},
+		"synth":      {"speak a transcript with two voices into WAV files (a test or demo call)", runSynth},
+		"train":      {"learn the coach's signal model from a labelled corpus, with cross-validated figures", runTrain},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cuecard/cuecard/asr/sphinx"
+	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/webui"
@@ -56,6 +57,10 @@ type serveMain struct {
 	retention   time.Duration
 	sso         oidcFlags
 	oidc        *server.OIDCConfig
+	// keyFile and oldKeyFiles hold the recording keys (at rest).
+	keyFile     string
+	oldKeyFiles stringList
+	keys        *seal.Keyring
 
 	stdout io.Writer
 	log    *slog.Logger
@@ -126,6 +131,8 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	m.registerNetwork(fs)
 	m.registerLimits(fs)
 	m.sso.register(fs)
+	fs.StringVar(&m.keyFile, "recording-key-file", "", "encrypt recordings at rest with the 32-byte key in this file (raw, hex or base64; keep it outside --data)")
+	fs.Var(&m.oldKeyFiles, "recording-old-key-file", "also read recordings encrypted with the key in this file (repeatable; while rotating keys)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -136,6 +143,9 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 		return err
 	}
 	var err error
+	if m.keys, err = loadKeyring(m.keyFile, m.oldKeyFiles); err != nil {
+		return err
+	}
 	if m.oidc, err = m.sso.config(m.publicURL); err != nil {
 		return err
 	}
@@ -217,6 +227,7 @@ func (m *serveMain) Run(ctx context.Context) error {
 	cfg := server.DefaultConfig()
 	cfg.AllowedOrigins = m.origins
 	cfg.Limits, cfg.RetentionEvery = m.limits, m.retention
+	cfg.RecordingKeys = m.keys
 	if err := m.listenOthers(&cfg); err != nil {
 		return err
 	}

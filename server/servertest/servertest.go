@@ -155,7 +155,12 @@ func (s *Server) NewToken(tb testing.TB, userID string, scopes ...auth.Scope) st
 	return plain
 }
 
-// Start runs a server for opt and shuts it down when the test ends.
+// adminEmail is the test administrator's email.
+const adminEmail = "admin@example.com"
+
+// Start runs a server for opt and shuts it down when the test ends. A
+// server on the Dir of one closed before restarts it (same data, same
+// administrator, a new token).
 func Start(tb testing.TB, opt Options) *Server {
 	tb.Helper()
 	dir := opt.Dir
@@ -196,7 +201,12 @@ func Start(tb testing.TB, opt Options) *Server {
 	ts.Start()
 	s := &Server{Srv: srv, TS: ts, DB: db, Dir: dir, URL: ts.URL}
 	tb.Cleanup(s.Close)
-	s.Admin, s.Token = s.NewUser(tb, "admin@example.com", auth.RoleAdmin, "")
+	if u, _, err := db.UserByEmail(context.Background(), adminEmail); err == nil {
+		// A data directory used again (a restart): the same administrator.
+		s.Admin, s.Token = u, s.NewToken(tb, u.ID, auth.RoleScopes(auth.RoleAdmin)...)
+	} else {
+		s.Admin, s.Token = s.NewUser(tb, adminEmail, auth.RoleAdmin, "")
+	}
 	s.Client = &client.Client{BaseURL: ts.URL, Token: s.Token}
 	s.HTTP = HTTPClient(s.Token)
 	running.Store(s.URL, s)
