@@ -56,6 +56,9 @@ type Options struct {
 	// BleedDB mixes the other side's voice in at this level relative to
 	// it (e.g. -20); 0 means no bleed.
 	BleedDB float64
+	// Telephone passes each side, after bleed and noise, through a
+	// narrowband phone line: 8 kHz, 300-3400 Hz, G.711 mu-law.
+	Telephone bool
 	// Seed makes the noise reproducible.
 	Seed uint64
 	// Flite and Sox are the programs to run.
@@ -181,6 +184,11 @@ func Synthesize(ctx context.Context, utts []Utterance, dir string, opt Options) 
 		}
 		if opt.SNR != 0 {
 			addNoise(m, clean[s], active[s], opt.SNR, rng)
+		}
+		if opt.Telephone {
+			if m, err = telephone(m); err != nil {
+				return nil, err
+			}
 		}
 		mixed[s] = m
 	}

@@ -22,7 +22,8 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	eventsDir := fs.String("events", "", "also write NAME.events.jsonl for each call into this directory")
 	audio := fs.Bool("audio", false, "synthesize each call with two voices and run the audio pipeline on it")
 	cache := fs.String("audio-dir", "", "where synthesized calls are kept between runs (default: a temporary directory)")
-	snr := fs.Float64("snr", 0, "with --audio: background noise at this SNR in dB (0: none)")
+	snr := fs.Float64("snr", 0, "with --audio: pink background noise at this SNR in dB (0: none)")
+	tel := fs.Bool("telephone", false, "with --audio: pass each side through a narrowband phone line (8 kHz, G.711 mu-law)")
 	bleed := fs.Float64("bleed", 0, "with --audio: the other side's voice at this level in dB (0: none)")
 	var asr asrFlags
 	asr.register(fs, false, false)
@@ -31,7 +32,7 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("usage: cuecard eval [--playbook FILE] [--events DIR] [--audio [--snr DB] [--bleed DB]] DIR")
+		return usagef("usage: cuecard eval [--playbook FILE] [--events DIR] [--audio [--snr DB] [--bleed DB] [--telephone]] DIR")
 	}
 	pb, err := loadPlaybook(*playbook)
 	if err != nil {
@@ -43,7 +44,9 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	var runAudio audioRun
 	if *audio {
-		run, cleanup, err := newAudioRun(ctx, &asr, pb, *cache, *snr, *bleed)
+		opt := synth.DefaultOptions()
+		opt.SNR, opt.BleedDB, opt.Telephone = *snr, *bleed, *tel
+		run, cleanup, err := newAudioRun(ctx, &asr, pb, *cache, opt)
 		if err != nil {
 			return err
 		}
@@ -95,7 +98,7 @@ type audioRun func(c eval.Call) ([]coach.Event, []int64, error)
 
 // newAudioRun opens the recognizer and the synthesis cache for --audio;
 // cleanup frees them.
-func newAudioRun(ctx context.Context, asr *asrFlags, pb *coach.Playbook, cache string, snr, bleed float64) (audioRun, func(), error) {
+func newAudioRun(ctx context.Context, asr *asrFlags, pb *coach.Playbook, cache string, opt synth.Options) (audioRun, func(), error) {
 	if err := asr.check(false); err != nil {
 		return nil, nil, err
 	}
@@ -111,10 +114,12 @@ func newAudioRun(ctx context.Context, asr *asrFlags, pb *coach.Playbook, cache s
 		}
 		cleanup = func() { closer.Close(); os.RemoveAll(dir) }
 	}
-	opt := synth.DefaultOptions()
-	opt.SNR, opt.BleedDB = snr, bleed
+	sub := fmt.Sprintf("snr%g-bleed%g", opt.SNR, opt.BleedDB)
+	if opt.Telephone {
+		sub += "-telephone"
+	}
 	return func(c eval.Call) ([]coach.Event, []int64, error) {
-		res, err := eval.SynthCall(ctx, c, filepath.Join(dir, fmt.Sprintf("snr%g-bleed%g", snr, bleed)), opt)
+		res, err := eval.SynthCall(ctx, c, filepath.Join(dir, sub), opt)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -15,9 +15,10 @@ func runSynth(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	d := synth.DefaultOptions()
 	repVoice := fs.String("rep-voice", d.RepVoice, "flite voice of the rep (flite -lv lists them)")
 	prospectVoice := fs.String("prospect-voice", d.ProspectVoice, "flite voice of the prospect")
-	snr := fs.Float64("snr", 0, "add steady background noise at this signal-to-noise ratio in dB (0: none)")
+	snr := fs.Float64("snr", 0, "add steady pink noise at this signal-to-noise ratio in dB (0: none)")
 	bleed := fs.Float64("bleed", 0, "mix the other side's voice in at this level in dB, e.g. -20 (0: none)")
 	seed := fs.Uint64("seed", 1, "noise seed")
+	tel := fs.Bool("telephone", false, "pass each side through a narrowband phone line (8 kHz, 300-3400 Hz, G.711 mu-law)")
 	// Flags may come after the transcript: cuecard synth call.jsonl --out DIR.
 	var pos []string
 	rest := args
@@ -32,7 +33,7 @@ func runSynth(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		rest = fs.Args()[1:]
 	}
 	if len(pos) != 1 || *out == "" {
-		return usagef("usage: cuecard synth CALL.jsonl --out DIR [--snr DB] [--bleed DB]")
+		return usagef("usage: cuecard synth CALL.jsonl --out DIR [--snr DB] [--bleed DB] [--telephone]")
 	}
 	if *snr < 0 || *bleed > 0 {
 		return usagef("--snr must be positive and --bleed negative (dB)")
@@ -43,6 +44,7 @@ func runSynth(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	opt := d
 	opt.RepVoice, opt.ProspectVoice, opt.SNR, opt.BleedDB, opt.Seed = *repVoice, *prospectVoice, *snr, *bleed, *seed
+	opt.Telephone = *tel
 	res, err := synth.Synthesize(ctx, utts, *out, opt)
 	if errors.Is(err, synth.ErrToolMissing) {
 		return usageError{err.Error()}

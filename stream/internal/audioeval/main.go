@@ -37,7 +37,7 @@ func main() {
 type flags struct {
 	calls, librivox, stereo string
 	snr, bleed              float64
-	asr, verbose            bool
+	asr, verbose, telephone bool
 	params, lm, dict        string
 	hangover                int
 	bias                    float64
@@ -53,6 +53,7 @@ func run() error {
 	flag.StringVar(&f.stereo, "stereo", "", "real two-channel WAV (left rep, right prospect)")
 	flag.Float64Var(&f.snr, "snr", 10, "synthesized noise SNR in dB (0: none)")
 	flag.Float64Var(&f.bleed, "bleed", -20, "synthesized bleed in dB (0: none)")
+	flag.BoolVar(&f.telephone, "telephone", false, "pass each synthesized side through a narrowband phone line (8 kHz, G.711 mu-law)")
 	flag.BoolVar(&f.asr, "asr", false, "run the recognizer (WER, CPU) on the synthesized calls")
 	flag.BoolVar(&f.verbose, "v", false, "print hypotheses")
 	flag.StringVar(&f.params, "params", "", "pocketsphinx parameters over the defaults, e.g. -lw=6,-maxhmmpf=10000")
@@ -234,7 +235,7 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 	}
 	defer os.RemoveAll(tmp)
 	opt := synth.DefaultOptions()
-	opt.SNR, opt.BleedDB = f.snr, f.bleed
+	opt.SNR, opt.BleedDB, opt.Telephone = f.snr, f.bleed, f.telephone
 	var all vadScore
 	var errs, words int
 	var sideErrs, sideWords [3]int
@@ -252,7 +253,7 @@ func evalCalls(ctx context.Context, f flags, cfg stream.Config, tr stream.Transc
 	}
 	var cpu time.Duration
 	var audioMS int64
-	fmt.Printf("synthesized calls: snr %g dB, bleed %g dB, hangover %d ms\n", f.snr, f.bleed, cfg.VAD.HangoverMS)
+	fmt.Printf("synthesized calls: snr %g dB, bleed %g dB, telephone %v, hangover %d ms\n", f.snr, f.bleed, f.telephone, cfg.VAD.HangoverMS)
 	for _, p := range paths {
 		utts, err := synth.ReadFile(p)
 		if err != nil {
