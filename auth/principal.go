@@ -150,3 +150,13 @@ func (p *Principal) CanEditComment(authorID string) bool {
 	}
 	return p.IsAdmin() || (authorID != "" && authorID == p.UserID)
 }
+
+// MemberRole is the role a user of role r takes in a team they join: a
+// coach coaches it; anyone else (a rep, an administrator who takes calls)
+// is a rep in it.
+func MemberRole(r Role) Role {
+	if r == RoleCoach {
+		return RoleCoach
+	}
+	return RoleRep
+}

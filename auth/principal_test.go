@@ -175,3 +175,11 @@ func TestScopes(t *testing.T) {
 		t.Errorf("Intersect = %v, want [stream]", got)
 	}
 }
+
+func TestMemberRole(t *testing.T) {
+	for r, want := range map[auth.Role]auth.Role{auth.RoleCoach: auth.RoleCoach, auth.RoleRep: auth.RoleRep, auth.RoleAdmin: auth.RoleRep} {
+		if got := auth.MemberRole(r); got != want {
+			t.Errorf("MemberRole(%s) = %s, want %s", r, got, want)
+		}
+	}
+}

@@ -120,11 +120,7 @@ func ensureUser(ctx context.Context, db *store.DB, email string, role auth.Role,
 	if err != nil {
 		return u, err
 	}
-	member := auth.RoleRep
-	if role == auth.RoleCoach {
-		member = auth.RoleCoach
-	}
-	if err := db.SetMember(ctx, t.ID, u.ID, member); err != nil {
+	if err := db.SetMember(ctx, t.ID, u.ID, auth.MemberRole(role)); err != nil {
 		return u, err
 	}
 	return db.GetUser(ctx, u.ID)

@@ -127,11 +127,7 @@ func (s *Server) NewUser(tb testing.TB, email string, role auth.Role, team strin
 		if err != nil {
 			tb.Fatal(err)
 		}
-		member := auth.RoleRep
-		if role == auth.RoleCoach {
-			member = auth.RoleCoach
-		}
-		if err := s.DB.SetMember(ctx, t.ID, u.ID, member); err != nil {
+		if err := s.DB.SetMember(ctx, t.ID, u.ID, auth.MemberRole(role)); err != nil {
 			tb.Fatal(err)
 		}
 		if u, err = s.DB.GetUser(ctx, u.ID); err != nil {
