@@ -21,7 +21,7 @@ DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxb
 # Node for the UI's unit tests, Python for the evaluation leak check).
 TEST_PACKAGES := chromium fonts-liberation nodejs python3
 
-.PHONY: all deps test-deps apt-install build run demo test test-js fuzz bench eval eval-audio vet lint vulncheck fmt-check clean vectors train leak-check
+.PHONY: all deps test-deps services apt-install build run demo test test-js fuzz bench eval eval-audio vet lint vulncheck fmt-check clean vectors train leak-check
 
 all: build
 
@@ -31,6 +31,12 @@ deps:
 
 test-deps:
 	@$(MAKE) --no-print-directory apt-install PKGS="$(DEB_PACKAGES) $(TEST_PACKAGES)"
+	@$(MAKE) --no-print-directory services
+
+# services starts PostgreSQL and NATS (JetStream) on loopback for the tests
+# of the cluster mode, installing them from Debian's packages when missing.
+services:
+	@.ci/services
 
 apt-install:
 	@command -v $(GO) >/dev/null || { echo "cuecard needs Go 1.26 or later on PATH (https://go.dev/dl/); it builds with Go $(GOTOOLCHAIN:go%=%), which that go fetches"; exit 1; }
