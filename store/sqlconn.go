@@ -129,7 +129,7 @@ func rebind(query string) string {
 }
 
 // closing returns the index just past the first delim at or after from, or
-// len(s) if there is none. A doubled quote inside a quoted string ('it''s')
+// len(s) if there is none. A quote doubled inside a quoted string, its escape,
 // needs no care: it reads as two adjacent literals.
 func closing(s string, from int, delim string) int {
 	j := strings.Index(s[from:], delim)

@@ -186,7 +186,9 @@ func testSessionErrors(t *testing.T, engine string) {
 	}
 }
 
-func TestEndSessionWithoutSummaryTakesLastEvent(t *testing.T) { storetest.Run(t, testEndSessionWithoutSummaryTakesLastEvent) }
+func TestEndSessionWithoutSummaryTakesLastEvent(t *testing.T) {
+	storetest.Run(t, testEndSessionWithoutSummaryTakesLastEvent)
+}
 
 func testEndSessionWithoutSummaryTakesLastEvent(t *testing.T, engine string) {
 	ctx := context.Background()
@@ -743,7 +745,9 @@ func testRecordings(t *testing.T, engine string) {
 	}
 }
 
-func TestDeleteSessionRemovesEverything(t *testing.T) { storetest.Run(t, testDeleteSessionRemovesEverything) }
+func TestDeleteSessionRemovesEverything(t *testing.T) {
+	storetest.Run(t, testDeleteSessionRemovesEverything)
+}
 
 func testDeleteSessionRemovesEverything(t *testing.T, engine string) {
 	ctx := context.Background()
