@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func (e Env) Raw(tb testing.TB) *sql.DB {
 	if e.Engine == Postgres {
 		raw, err = openPostgres(e.URL)
 	} else {
-		raw, err = sql.Open("sqlite", "file:"+(&url.URL{Path: e.Dir + "/cuecard.db"}).EscapedPath())
+		raw, err = sql.Open("sqlite", filepath.Join(e.Dir, "cuecard.db"))
 	}
 	if err != nil {
 		tb.Fatal(err)
