@@ -95,12 +95,27 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	if e.Detail != nil {
 		detail = sql.NullString{String: string(e.Detail), Valid: true}
 	}
-	res, err := db.w.ExecContext(ctx, `INSERT INTO audit_log (at, actor_id, actor, action, target, ip, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.ActorID, e.Actor, e.Action, e.Target, e.IP, detail)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return AuditEntry{}, fmt.Errorf("append audit: %w", err)
 	}
-	if e.Seq, err = res.LastInsertId(); err != nil {
+	defer tx.Rollback()
+	if db.pg {
+		// Sequence numbers are handed out when a row is inserted, not when
+		// it commits: without the lock a reader paging by AfterSeq could
+		// pass a number whose row another node has yet to commit, and never
+		// see it. EXCLUSIVE mode lets readers through. SQLite's single
+		// writer already commits in sequence order.
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE audit_log IN EXCLUSIVE MODE`); err != nil {
+			return AuditEntry{}, fmt.Errorf("append audit: %w", err)
+		}
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO audit_log (at, actor_id, actor, action, target, ip, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`, e.At.UnixMilli(), e.ActorID, e.Actor, e.Action, e.Target, e.IP, detail).Scan(&e.Seq)
+	if err != nil {
+		return AuditEntry{}, fmt.Errorf("append audit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return AuditEntry{}, fmt.Errorf("append audit: %w", err)
 	}
 	return e, nil

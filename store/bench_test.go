@@ -8,15 +8,18 @@ import (
 	"time"
 
 	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/store/storetest"
 )
 
 // BenchmarkAppendEvents appends batches to one session, as the server does
 // about once a second per live session; ns/op is per batch.
-func BenchmarkAppendEvents(b *testing.B) {
+func BenchmarkAppendEvents(b *testing.B) { benchEngines(b, benchAppendEvents) }
+
+func benchAppendEvents(b *testing.B, engine string) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			ctx := context.Background()
-			db := openDB(b, b.TempDir())
+			db := storetest.Open(b, engine)
 			s := newSession(b, db, store.NewSession{})
 			evs := events(n)
 			seq := int64(1)
@@ -34,9 +37,11 @@ func BenchmarkAppendEvents(b *testing.B) {
 
 // BenchmarkListSessions10k lists one page of the library with 10,000
 // sessions stored (issue 6: under 100 ms).
-func BenchmarkListSessions10k(b *testing.B) {
+func BenchmarkListSessions10k(b *testing.B) { benchEngines(b, benchListSessions10k) }
+
+func benchListSessions10k(b *testing.B, engine string) {
 	ctx := context.Background()
-	db := openDB(b, b.TempDir())
+	db := storetest.Open(b, engine)
 	start := time.Now()
 	seeds := seedSessions(b, db, 10000)
 	b.Logf("seeded %d sessions in %v", len(seeds), time.Since(start))
@@ -80,9 +85,11 @@ func BenchmarkListSessions10k(b *testing.B) {
 
 // BenchmarkReadEvents10k reads a 60-minute session's ~10,000 events as
 // JSONL, as GET /v1/sessions/{id}/events does (issue 6: under 200 ms).
-func BenchmarkReadEvents10k(b *testing.B) {
+func BenchmarkReadEvents10k(b *testing.B) { benchEngines(b, benchReadEvents10k) }
+
+func benchReadEvents10k(b *testing.B, engine string) {
 	ctx := context.Background()
-	db := openDB(b, b.TempDir())
+	db := storetest.Open(b, engine)
 	s := newSession(b, db, store.NewSession{})
 	evs := events(10000)
 	for i := 0; i < len(evs); i += 250 { // as a live session would, in batches
@@ -111,11 +118,13 @@ func BenchmarkReadEvents10k(b *testing.B) {
 }
 
 // BenchmarkAppendEventsParallel appends 10-event batches from many
-// goroutines, each its own session, through the single writer connection;
+// goroutines, each its own session, (through the single writer connection on SQLite);
 // ns/op is per batch across all of them.
-func BenchmarkAppendEventsParallel(b *testing.B) {
+func BenchmarkAppendEventsParallel(b *testing.B) { benchEngines(b, benchAppendEventsParallel) }
+
+func benchAppendEventsParallel(b *testing.B, engine string) {
 	ctx := context.Background()
-	db := openDB(b, b.TempDir())
+	db := storetest.Open(b, engine)
 	evs := events(10)
 	b.SetParallelism(16) // 32 concurrent sessions on 2 CPUs
 	b.ReportAllocs()
@@ -134,4 +143,11 @@ func BenchmarkAppendEventsParallel(b *testing.B) {
 			seq += int64(len(evs))
 		}
 	})
+}
+
+// benchEngines runs fn as one sub-benchmark per engine.
+func benchEngines(b *testing.B, fn func(b *testing.B, engine string)) {
+	for _, engine := range storetest.Engines {
+		b.Run(engine, func(b *testing.B) { fn(b, engine) })
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -61,15 +60,30 @@ func (db *DB) SetTeamPolicy(ctx context.Context, p TeamPolicy) (TeamPolicy, erro
 	if utf8.RuneCountInString(p.ConsentText) > maxConsentLen {
 		return p, fmt.Errorf("set team policy: %w: consent text longer than %d characters", ErrTextTooLong, maxConsentLen)
 	}
-	old, err := db.TeamPolicy(ctx, p.TeamID)
+	// The version follows from the stored text: read and write under the
+	// team's row lock, so that two servers changing it at once both count.
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("set team policy: %w", err)
 	}
-	p.ConsentVersion = old.ConsentVersion
-	if p.ConsentText != old.ConsentText {
+	defer tx.Rollback()
+	var team string
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM teams WHERE id = ?`+db.forUpdate(), p.TeamID).Scan(&team); err != nil {
+		return p, fmt.Errorf("set team policy: team %q: %w", p.TeamID, notFound(err))
+	}
+	var oldText string
+	err = tx.QueryRowContext(ctx, `SELECT consent_text, consent_version FROM team_policies WHERE team_id = ?`,
+		p.TeamID).Scan(&oldText, &p.ConsentVersion)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("set team policy: %w", err)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		p.ConsentVersion = 0
+	}
+	if p.ConsentText != oldText {
 		p.ConsentVersion++
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO team_policies
+	_, err = tx.ExecContext(ctx, `INSERT INTO team_policies
 		(team_id, consent_policy, consent_text, consent_version, recordings_days, transcripts_days, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (team_id) DO UPDATE SET consent_policy = excluded.consent_policy, consent_text = excluded.consent_text,
@@ -77,9 +91,9 @@ func (db *DB) SetTeamPolicy(ctx context.Context, p TeamPolicy) (TeamPolicy, erro
 		transcripts_days = excluded.transcripts_days, updated_at = excluded.updated_at`,
 		p.TeamID, p.ConsentPolicy, p.ConsentText, p.ConsentVersion, p.RecordingsDays, p.TranscriptsDays, db.now().UnixMilli())
 	if err != nil {
-		if isForeignKey(err) {
-			return p, fmt.Errorf("set team policy: team %q: %w", p.TeamID, ErrNotFound)
-		}
+		return p, fmt.Errorf("set team policy: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return p, fmt.Errorf("set team policy: %w", err)
 	}
 	return p, nil
@@ -100,12 +114,22 @@ func (db *DB) SetLegalHold(ctx context.Context, id string, hold bool) error {
 // EraseSession removes a session and everything of it: its row (with the
 // summary and notes), events, comments, recording rows and files, and its
 // upload's progress row. A session on legal hold is refused (ErrHeld).
-// Erased pages are overwritten in the database file (secure_delete) and
-// the write-ahead log is truncated, so the content does not linger on
-// disk.
+//
+// On SQLite, erased pages are overwritten in the database file
+// (secure_delete) and the write-ahead log is truncated, so the content
+// does not linger on disk. On PostgreSQL the rows are deleted and no
+// longer visible to any query, but their bytes stay in the table's pages
+// until VACUUM reuses them and in the write-ahead log and backups until
+// those are recycled: erasure from the disks there is the database
+// operator's retention of WAL and backups.
 func (db *DB) EraseSession(ctx context.Context, id string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("erase session: %w", err)
+	}
+	defer tx.Rollback()
 	var hold bool
-	err := db.w.QueryRowContext(ctx, `SELECT legal_hold FROM sessions WHERE id = ?`, id).Scan(&hold)
+	err = tx.QueryRowContext(ctx, `SELECT legal_hold FROM sessions WHERE id = ?`+db.forUpdate(), id).Scan(&hold)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("erase session %q: %w", id, ErrNotFound)
@@ -114,16 +138,23 @@ func (db *DB) EraseSession(ctx context.Context, id string) error {
 	case hold:
 		return fmt.Errorf("erase session %q: %w", id, ErrHeld)
 	}
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id); err != nil {
+	for _, q := range []string{`DELETE FROM uploads WHERE id = ?`, `DELETE FROM sessions WHERE id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return fmt.Errorf("erase session: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("erase session: %w", err)
 	}
-	if err := db.DeleteSession(ctx, id); err != nil {
-		return err
-	}
 	if validID(id) {
-		if err := os.RemoveAll(filepath.Join(db.dir, "uploads", id)); err != nil {
-			return fmt.Errorf("erase session %q: upload files: %w", id, err)
+		for _, d := range []string{"audio", "uploads"} {
+			if err := os.RemoveAll(filepath.Join(db.dir, d, id)); err != nil {
+				return fmt.Errorf("erase session %q: %s files: %w", id, d, err)
+			}
 		}
+	}
+	if db.pg {
+		return nil
 	}
 	if _, err := db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return fmt.Errorf("erase session: checkpoint: %w", err)
@@ -147,9 +178,4 @@ func (db *DB) SessionsOwnedBy(ctx context.Context, userID string) ([]string, err
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
-}
-
-// isForeignKey reports whether err is a foreign key constraint failure.
-func isForeignKey(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }

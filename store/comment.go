@@ -96,7 +96,7 @@ func scanComment(sc scanner) (Comment, error) {
 // Comments returns the session's comments ordered by media time (then
 // creation), or ErrNotFound for an unknown session.
 func (db *DB) Comments(ctx context.Context, sessionID string) ([]Comment, error) {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.r.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("comments: %w", err)
 	}
@@ -131,16 +131,17 @@ func (db *DB) Comments(ctx context.Context, sessionID string) ([]Comment, error)
 
 // GetComment returns one comment of the session, or ErrNotFound.
 func (db *DB) GetComment(ctx context.Context, sessionID, commentID string) (Comment, error) {
-	return db.getComment(ctx, db.r, sessionID, commentID)
+	return db.getComment(ctx, db.r, sessionID, commentID, "")
 }
 
 type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func (db *DB) getComment(ctx context.Context, q queryRower, sessionID, commentID string) (Comment, error) {
+// getComment reads a comment; lock is "" or db.forUpdate().
+func (db *DB) getComment(ctx context.Context, q queryRower, sessionID, commentID, lock string) (Comment, error) {
 	c, err := scanComment(q.QueryRowContext(ctx, `SELECT `+commentCols+` FROM comments
-		WHERE id = ? AND session_id = ?`, commentID, sessionID))
+		WHERE id = ? AND session_id = ?`+lock, commentID, sessionID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Comment{}, fmt.Errorf("comment %q of session %q: %w", commentID, sessionID, ErrNotFound)
 	}
@@ -159,7 +160,7 @@ func (db *DB) UpdateComment(ctx context.Context, sessionID, commentID string, p 
 		return Comment{}, fmt.Errorf("update comment: %w", err)
 	}
 	defer tx.Rollback()
-	c, err := db.getComment(ctx, tx, sessionID, commentID)
+	c, err := db.getComment(ctx, tx, sessionID, commentID, db.forUpdate())
 	if err != nil {
 		return Comment{}, fmt.Errorf("update comment: %w", err)
 	}

@@ -1,11 +1,22 @@
-// Package store persists sessions, their events, comments and recordings in
-// SQLite (modernc.org/sqlite, no cgo) under a data directory.
+// Package store persists sessions, their events, comments and recordings,
+// and the accounts, in SQLite (modernc.org/sqlite, no cgo; the embedded
+// default) or in PostgreSQL (pgx), with recordings as files under a data
+// directory.
 //
-// All writes go through one connection, so concurrent sessions queue in Go
-// instead of failing with SQLITE_BUSY; reads use a separate pool and, in WAL
-// mode, never wait for the writer. The methods of *DB are context-first and
-// return the domain types of this package, so that another implementation
-// (PostgreSQL) can satisfy the same interface that a caller declares.
+// One *DB type serves both engines: Open opens SQLite, OpenPostgres opens
+// PostgreSQL, and every method behaves the same on either. Queries are
+// written once with ? placeholders and rebound to $1, $2, … for
+// PostgreSQL; the schema is one goose migration set (migrations/README.md
+// says how the few dialect-specific statements are written).
+//
+// On SQLite all writes go through one connection, so concurrent sessions
+// queue in Go instead of failing with SQLITE_BUSY; reads use a separate
+// pool and, in WAL mode, never wait for the writer. On PostgreSQL one pool
+// serves both, and several servers may share the database: what SQLite's
+// single writer made safe (a read followed by a write) takes a row lock
+// (SELECT … FOR UPDATE) there, and idempotent writes rely on unique keys
+// and ON CONFLICT. The methods are context-first and return the domain
+// types of this package.
 package store
 
 import (
@@ -21,11 +32,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -33,19 +45,21 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is the SQLite store rooted at a data directory. It is safe for
-// concurrent use; Close it once when done.
+// DB is the store rooted at a data directory, on SQLite or PostgreSQL. It
+// is safe for concurrent use; Close it once when done.
 type DB struct {
 	dir string
-	w   *sql.DB // exactly one connection: the single writer
-	r   *sql.DB // read-only pool
+	w   conn // SQLite: exactly one connection, the single writer
+	r   conn // SQLite: a read-only pool; PostgreSQL: the same pool as w
+	pg  bool
 	now func() time.Time
 }
 
-// Open opens (creating if needed) dataDir/cuecard.db and dataDir/audio/,
-// applies the embedded migrations that are not yet recorded in
-// schema_migrations, and returns the store. It fails if the database cannot
-// be opened or a migration fails; nothing is left open then.
+// Open opens (creating if needed) the SQLite database dataDir/cuecard.db
+// and dataDir/audio/, applies the embedded migrations that are not yet
+// recorded in schema_migrations, and returns the store. It fails if the
+// database cannot be opened or a migration fails; nothing is left open
+// then.
 func Open(ctx context.Context, dataDir string) (*DB, error) {
 	dir, err := filepath.Abs(dataDir)
 	if err != nil {
@@ -68,9 +82,9 @@ func Open(ctx context.Context, dataDir string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{dir: dir, w: w, now: time.Now}
+	db := &DB{dir: dir, w: conn{db: w}, now: time.Now}
 	// The writer connects first so that WAL mode is set before any reader.
-	if err := db.migrate(ctx); err != nil {
+	if err := migrate(ctx, db.w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -90,8 +104,45 @@ func Open(ctx context.Context, dataDir string) (*DB, error) {
 	n := max(4, 2*runtime.NumCPU())
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	db.r = r
+	db.r = conn{db: r}
 	return db, nil
+}
+
+// OpenPostgres opens the PostgreSQL database at url (a postgres:// URL or
+// a key=value connection string; its search_path, if set, picks the
+// schema), applies the embedded migrations that are not yet recorded in
+// schema_migrations, and returns the store. Recordings stay files under
+// dataDir/audio/, created if needed. Several servers may open the same
+// database at once: one migrates while the others wait. It fails if the
+// database cannot be reached or a migration fails; nothing is left open
+// then.
+func OpenPostgres(ctx context.Context, dataDir, url string) (*DB, error) {
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := makePrivateDirs(dir); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	pool := stdlib.OpenDB(*cfg)
+	n := max(8, 4*runtime.NumCPU())
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	c := conn{db: pool, pg: true}
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := migrate(ctx, c); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &DB{dir: dir, w: c, r: c, pg: true, now: time.Now}, nil
 }
 
 // DirMode and FileMode are the modes of the data directory, of every
@@ -108,8 +159,7 @@ const (
 // SQLite creates a missing database with the umask's mode; an empty file
 // is an empty database, so creating it first decides its mode.
 func makePrivate(dir, path string) error {
-	audio := filepath.Join(dir, "audio")
-	if err := os.MkdirAll(audio, DirMode); err != nil {
+	if err := makePrivateDirs(dir); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, FileMode)
@@ -119,8 +169,18 @@ func makePrivate(dir, path string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	for p, mode := range map[string]fs.FileMode{dir: DirMode, audio: DirMode, path: FileMode} {
-		if err := os.Chmod(p, mode); err != nil {
+	return os.Chmod(path, FileMode)
+}
+
+// makePrivateDirs creates the data directory dir and its audio directory
+// if they are missing and sets their modes to DirMode.
+func makePrivateDirs(dir string) error {
+	audio := filepath.Join(dir, "audio")
+	if err := os.MkdirAll(audio, DirMode); err != nil {
+		return err
+	}
+	for _, p := range []string{dir, audio} {
+		if err := os.Chmod(p, DirMode); err != nil {
 			return err
 		}
 	}
@@ -136,68 +196,27 @@ func dsn(path string, pragmas []string, extra ...string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + strings.Join(q, "&")
 }
 
-// Close closes both connection pools. It does not wait for callers that
+// Close closes the connection pools. It does not wait for callers that
 // still use the store; stop them first.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	if db.r.db == db.w.db {
+		return db.w.db.Close()
+	}
+	return errors.Join(db.r.db.Close(), db.w.db.Close())
 }
 
 // Dir returns the absolute data directory.
 func (db *DB) Dir() string { return db.dir }
 
-// migrate applies, in file-name order, each migrations/NNNN_name.sql whose
-// version is not in schema_migrations, each in its own transaction.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+// forUpdate is the clause that row-locks what a SELECT in a write
+// transaction reads. SQLite has none and needs none: its write
+// transactions (BEGIN IMMEDIATE on the single writer) already exclude
+// every other writer.
+func (db *DB) forUpdate() string {
+	if db.pg {
+		return " FOR UPDATE"
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := filepath.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		version, err := strconv.Atoi(num)
-		if err != nil {
-			return fmt.Errorf("migrate: %s: name must start with a version number", base)
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if err := db.apply(ctx, version, base, string(body)); err != nil {
-			return fmt.Errorf("migrate %s: %w", base, err)
-		}
-	}
-	return nil
-}
-
-func (db *DB) apply(ctx context.Context, version int, name, body string) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		version, name, time.Now().UnixMilli()); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return ""
 }
 
 // newID returns a short random URL-safe id (72 bits, 12 characters).
@@ -222,23 +241,34 @@ func validID(id string) bool {
 	return true
 }
 
-// isFKViolation reports whether err is SQLite's foreign-key constraint
-// failure, which here always means that a parent row (a session, a user, a
-// team) is missing.
+// PostgreSQL's SQLSTATE codes of the constraint failures below.
+const (
+	pgForeignKeyViolation = "23503"
+	pgUniqueViolation     = "23505"
+)
+
+// isFKViolation reports whether err is a foreign-key constraint failure,
+// which here always means that a parent row (a session, a user, a team)
+// is missing.
 func isFKViolation(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == pgForeignKeyViolation
 }
 
-// isUniqueViolation reports whether err is SQLite's failure of a UNIQUE or
+// isUniqueViolation reports whether err is the failure of a UNIQUE or
 // PRIMARY KEY constraint.
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
-	c := se.Code()
-	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == pgUniqueViolation
 }
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -118,7 +118,7 @@ func (db *DB) LastSeq(ctx context.Context, sessionID string) (int64, error) {
 func (db *DB) ReadEvents(ctx context.Context, sessionID string, afterSeq int64, fn func(seq int64, data []byte) error) error {
 	// Existence and rows in one snapshot, so a concurrent delete cannot
 	// turn a missing session into an empty one.
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.r.readTx(ctx)
 	if err != nil {
 		return fmt.Errorf("read events: %w", err)
 	}

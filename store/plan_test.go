@@ -70,7 +70,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 
 func explain(tb testing.TB, db *DB, query string, args []any) []string {
 	tb.Helper()
-	rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+query, args...)
+	rows, err := db.r.db.Query(`EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -7,12 +7,15 @@ import (
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/store/storetest"
 )
 
 // TestUploadsByState lists the uploads a restarted server must resume.
-func TestUploadsByState(t *testing.T) {
+func TestUploadsByState(t *testing.T) { storetest.Run(t, testUploadsByState) }
+
+func testUploadsByState(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	var ids []string
 	for i, state := range []string{store.UploadAnalyzing, store.UploadDone, store.UploadAnalyzing, store.UploadFailed} {
 		s := newSession(t, db, store.NewSession{Source: store.SourceUpload})
@@ -35,9 +38,11 @@ func TestUploadsByState(t *testing.T) {
 
 // TestDeleteEvents clears an unfinished analysis and refuses an ended
 // session's record.
-func TestDeleteEvents(t *testing.T) {
+func TestDeleteEvents(t *testing.T) { storetest.Run(t, testDeleteEvents) }
+
+func testDeleteEvents(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	s := newSession(t, db, store.NewSession{})
 	if err := db.AppendEvents(ctx, s.ID, 1, []coach.Event{{Type: coach.EventTalk, AtMS: 250}, {Type: coach.EventTalk, AtMS: 500}}); err != nil {
 		t.Fatal(err)

@@ -127,8 +127,13 @@ func (db *DB) Uploads(ctx context.Context, state string) ([]Upload, error) {
 // that starts over). It returns ErrEnded for an ended session, whose
 // events are its record, and ErrNotFound for an unknown one.
 func (db *DB) DeleteEvents(ctx context.Context, id string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete events: %w", err)
+	}
+	defer tx.Rollback()
 	var status string
-	err := db.r.QueryRowContext(ctx, `SELECT status FROM sessions WHERE id = ?`, id).Scan(&status)
+	err = tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE id = ?`+db.forUpdate(), id).Scan(&status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("delete events of %q: %w", id, ErrNotFound)
 	}
@@ -138,7 +143,10 @@ func (db *DB) DeleteEvents(ctx context.Context, id string) error {
 	if status == StatusEnded {
 		return fmt.Errorf("delete events of %q: %w", id, ErrEnded)
 	}
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM events WHERE session_id = ?`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE session_id = ?`, id); err != nil {
+		return fmt.Errorf("delete events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete events: %w", err)
 	}
 	return nil

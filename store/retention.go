@@ -38,13 +38,13 @@ func (db *DB) RetentionDue(ctx context.Context, now time.Time) ([]RetentionItem,
 	rows, err := db.r.QueryContext(ctx, `
 		SELECT s.id, s.team, 'recordings', s.ended_at, p.recordings_days FROM sessions s
 		JOIN team_policies p ON p.team_id = s.team
-		WHERE s.status = 'ended' AND s.legal_hold = 0 AND p.recordings_days > 0 AND s.recordings_purged_at IS NULL
-		  AND s.ended_at < ? - p.recordings_days * 86400000
+		WHERE s.status = 'ended' AND NOT s.legal_hold AND p.recordings_days > 0 AND s.recordings_purged_at IS NULL
+		  AND s.ended_at < ? - p.recordings_days * CAST(86400000 AS BIGINT)
 		UNION ALL
 		SELECT s.id, s.team, 'transcripts', s.ended_at, p.transcripts_days FROM sessions s
 		JOIN team_policies p ON p.team_id = s.team
-		WHERE s.status = 'ended' AND s.legal_hold = 0 AND p.transcripts_days > 0 AND s.transcripts_purged_at IS NULL
-		  AND s.ended_at < ? - p.transcripts_days * 86400000
+		WHERE s.status = 'ended' AND NOT s.legal_hold AND p.transcripts_days > 0 AND s.transcripts_purged_at IS NULL
+		  AND s.ended_at < ? - p.transcripts_days * CAST(86400000 AS BIGINT)
 		ORDER BY 4, 1, 3 LIMIT ?`, now.UnixMilli(), now.UnixMilli(), maxRetentionItems)
 	if err != nil {
 		return nil, fmt.Errorf("retention due: %w", err)
@@ -85,7 +85,7 @@ func (db *DB) Purge(ctx context.Context, id, what string) error {
 	}
 	defer tx.Rollback()
 	var hold bool
-	if err := tx.QueryRowContext(ctx, `SELECT legal_hold FROM sessions WHERE id = ?`, id).Scan(&hold); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT legal_hold FROM sessions WHERE id = ?`+db.forUpdate(), id).Scan(&hold); err != nil {
 		return fmt.Errorf("purge %s: %w", id, notFound(err))
 	}
 	if hold {

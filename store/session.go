@@ -388,7 +388,7 @@ func (db *DB) ListSessions(ctx context.Context, f ListFilter) (Page, error) {
 		return Page{}, fmt.Errorf("list sessions: %w", err)
 	}
 	// One read transaction so that Total and the page see the same snapshot.
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.r.readTx(ctx)
 	if err != nil {
 		return Page{}, fmt.Errorf("list sessions: %w", err)
 	}

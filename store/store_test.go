@@ -18,6 +18,7 @@ import (
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/store/storetest"
 )
 
 func openDB(tb testing.TB, dir string) *store.DB {
@@ -48,20 +49,14 @@ func summary(durMS int64, share, uptake float64, stage string, fired, taken int)
 	}
 }
 
-// rawDB opens the store's SQLite file directly, for checks the API does not
-// offer (what is left in a table, the journal mode).
-func rawDB(tb testing.TB, dir string) *sql.DB {
+// count runs a COUNT query, written with ? placeholders, on the engine's
+// database directly, for checks the API does not offer (what is left in a
+// table).
+func count(tb testing.TB, e storetest.Env, raw *sql.DB, query string, args ...any) int {
 	tb.Helper()
-	raw, err := sql.Open("sqlite", filepath.Join(dir, "cuecard.db"))
-	if err != nil {
-		tb.Fatal(err)
+	if e.Engine == storetest.Postgres {
+		query = store.Rebind(query)
 	}
-	tb.Cleanup(func() { raw.Close() })
-	return raw
-}
-
-func count(tb testing.TB, raw *sql.DB, query string, args ...any) int {
-	tb.Helper()
 	var n int
 	if err := raw.QueryRow(query, args...).Scan(&n); err != nil {
 		tb.Fatal(err)
@@ -69,28 +64,34 @@ func count(tb testing.TB, raw *sql.DB, query string, args ...any) int {
 	return n
 }
 
-func TestOpenMigratesOnceAndUsesWAL(t *testing.T) {
-	dir := t.TempDir()
+func TestOpenMigratesOnceAndUsesWAL(t *testing.T) { storetest.Run(t, testOpenMigratesOnceAndUsesWAL) }
+
+func testOpenMigratesOnceAndUsesWAL(t *testing.T, engine string) {
+	env := storetest.New(t, engine)
+	dir := env.Dir
 	ctx := context.Background()
-	db := openDB(t, dir)
+	db := env.Open(t)
 	s := newSession(t, db, store.NewSession{Rep: "ann"})
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db = openDB(t, dir) // reopening must not re-apply the migrations
+	db = env.Open(t) // reopening must not re-apply the migrations
 	if _, err := db.GetSession(ctx, s.ID); err != nil {
 		t.Fatalf("after reopen: %v", err)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "audio")); err != nil || !fi.IsDir() {
 		t.Fatalf("audio dir: %v", err)
 	}
-	raw := rawDB(t, dir)
+	raw := env.Raw(t)
 	files, err := filepath.Glob("migrations/*.sql")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("migrations: %v", err)
 	}
-	if n := count(t, raw, `SELECT COUNT(*) FROM schema_migrations`); n != len(files) {
+	if n := count(t, env, raw, `SELECT COUNT(*) FROM schema_migrations`); n != len(files) {
 		t.Errorf("schema_migrations rows = %d, want %d (one per migration)", n, len(files))
+	}
+	if engine != storetest.SQLite {
+		return
 	}
 	var mode string
 	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
@@ -98,9 +99,11 @@ func TestOpenMigratesOnceAndUsesWAL(t *testing.T) {
 	}
 }
 
-func TestSessionLifecycle(t *testing.T) {
+func TestSessionLifecycle(t *testing.T) { storetest.Run(t, testSessionLifecycle) }
+
+func testSessionLifecycle(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	consentAt := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	s := newSession(t, db, store.NewSession{
 		Rep: "ann", Title: "Acme intro", Source: store.SourceLive, Consent: true,
@@ -146,9 +149,11 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 }
 
-func TestSessionErrors(t *testing.T) {
+func TestSessionErrors(t *testing.T) { storetest.Run(t, testSessionErrors) }
+
+func testSessionErrors(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	tests := []struct {
 		name string
 		err  error
@@ -182,8 +187,12 @@ func TestSessionErrors(t *testing.T) {
 }
 
 func TestEndSessionWithoutSummaryTakesLastEvent(t *testing.T) {
+	storetest.Run(t, testEndSessionWithoutSummaryTakesLastEvent)
+}
+
+func testEndSessionWithoutSummaryTakesLastEvent(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	s := newSession(t, db, store.NewSession{})
 	if err := db.AppendEvents(ctx, s.ID, 1, []coach.Event{{Type: coach.EventTalk, AtMS: 500}, {Type: coach.EventTalk, AtMS: 73500}}); err != nil {
 		t.Fatal(err)
@@ -301,9 +310,11 @@ func ids(ss []store.Session) []string {
 	return out
 }
 
-func TestListSessionsFilterSortPage(t *testing.T) {
+func TestListSessionsFilterSortPage(t *testing.T) { storetest.Run(t, testListSessionsFilterSortPage) }
+
+func testListSessionsFilterSortPage(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	seeds := seedSessions(t, db, 120)
 	mid := seeds[40].created
 	tests := []struct {
@@ -448,9 +459,11 @@ func jsonl(tb testing.TB, evs []coach.Event) []byte {
 	return buf.Bytes()
 }
 
-func TestEventsAppendReadIdempotent(t *testing.T) {
+func TestEventsAppendReadIdempotent(t *testing.T) { storetest.Run(t, testEventsAppendReadIdempotent) }
+
+func testEventsAppendReadIdempotent(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	s := newSession(t, db, store.NewSession{})
 	evs := events(450) // more than one multi-row INSERT
 	if seq, err := db.LastSeq(ctx, s.ID); err != nil || seq != 0 {
@@ -516,9 +529,11 @@ func TestEventsAppendReadIdempotent(t *testing.T) {
 	})
 }
 
-func TestConcurrentAppendsAndReads(t *testing.T) {
+func TestConcurrentAppendsAndReads(t *testing.T) { storetest.Run(t, testConcurrentAppendsAndReads) }
+
+func testConcurrentAppendsAndReads(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	const (
 		sessions = 8
 		batches  = 40
@@ -582,9 +597,11 @@ func TestConcurrentAppendsAndReads(t *testing.T) {
 	}
 }
 
-func TestComments(t *testing.T) {
+func TestComments(t *testing.T) { storetest.Run(t, testComments) }
+
+func testComments(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openDB(t, t.TempDir())
+	db := storetest.Open(t, engine)
 	s := newSession(t, db, store.NewSession{})
 	other := newSession(t, db, store.NewSession{})
 
@@ -680,10 +697,13 @@ func TestComments(t *testing.T) {
 	}
 }
 
-func TestRecordings(t *testing.T) {
+func TestRecordings(t *testing.T) { storetest.Run(t, testRecordings) }
+
+func testRecordings(t *testing.T, engine string) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db := openDB(t, dir)
+	env := storetest.New(t, engine)
+	dir := env.Dir
+	db := env.Open(t)
 	s := newSession(t, db, store.NewSession{})
 	p, err := db.RecordingPath(s.ID, coach.Prospect, "ogg")
 	if err != nil {
@@ -726,9 +746,14 @@ func TestRecordings(t *testing.T) {
 }
 
 func TestDeleteSessionRemovesEverything(t *testing.T) {
+	storetest.Run(t, testDeleteSessionRemovesEverything)
+}
+
+func testDeleteSessionRemovesEverything(t *testing.T, engine string) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db := openDB(t, dir)
+	env := storetest.New(t, engine)
+	dir := env.Dir
+	db := env.Open(t)
 	s := newSession(t, db, store.NewSession{})
 	keep := newSession(t, db, store.NewSession{})
 	for _, id := range []string{s.ID, keep.ID} {
@@ -758,12 +783,12 @@ func TestDeleteSessionRemovesEverything(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "audio", s.ID)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("audio dir still there: %v", err)
 	}
-	raw := rawDB(t, dir)
+	raw := env.Raw(t)
 	for _, table := range []string{"events", "comments", "recordings"} {
-		if n := count(t, raw, `SELECT COUNT(*) FROM `+table+` WHERE session_id = ?`, s.ID); n != 0 {
+		if n := count(t, env, raw, `SELECT COUNT(*) FROM `+table+` WHERE session_id = ?`, s.ID); n != 0 {
 			t.Errorf("%d rows left in %s", n, table)
 		}
-		if n := count(t, raw, `SELECT COUNT(*) FROM `+table+` WHERE session_id = ?`, keep.ID); n == 0 {
+		if n := count(t, env, raw, `SELECT COUNT(*) FROM `+table+` WHERE session_id = ?`, keep.ID); n == 0 {
 			t.Errorf("the other session lost its %s", table)
 		}
 	}
@@ -772,10 +797,12 @@ func TestDeleteSessionRemovesEverything(t *testing.T) {
 	}
 }
 
-func TestReopenKeepsData(t *testing.T) {
+func TestReopenKeepsData(t *testing.T) { storetest.Run(t, testReopenKeepsData) }
+
+func testReopenKeepsData(t *testing.T, engine string) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db := openDB(t, dir)
+	env := storetest.New(t, engine)
+	db := env.Open(t)
 	s := newSession(t, db, store.NewSession{Rep: "ann", Source: store.SourceUpload})
 	evs := events(30)
 	if err := db.AppendEvents(ctx, s.ID, 1, evs); err != nil {
@@ -796,7 +823,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db = openDB(t, dir)
+	db = env.Open(t)
 	after, err := db.GetSession(ctx, s.ID)
 	if err != nil || !reflect.DeepEqual(after, before) {
 		t.Fatalf("after reopen %+v, %v\nwant %+v", after, err, before)

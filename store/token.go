@@ -158,8 +158,12 @@ func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
 	if at.IsZero() {
 		at = db.now()
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?)
-		WHERE id = ?`, at.UnixMilli(), id)
+	// One statement, so that concurrent touches (from several servers on
+	// PostgreSQL) keep the latest time: the row is re-read under its lock.
+	ms := at.UnixMilli()
+	res, err := db.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at =
+		CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END
+		WHERE id = ?`, ms, ms, id)
 	if err != nil {
 		return fmt.Errorf("touch token: %w", err)
 	}

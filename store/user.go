@@ -261,6 +261,11 @@ func (db *DB) UpdateUser(ctx context.Context, id string, p UserPatch) (User, err
 		return User{}, fmt.Errorf("update user: %w", err)
 	}
 	defer tx.Rollback()
+	var locked string
+	err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = ?`+db.forUpdate(), id).Scan(&locked)
+	if err != nil {
+		return User{}, fmt.Errorf("update user %q: %w", id, notFound(err))
+	}
 	u, _, err := getUser(ctx, tx, "u.id = ?", id)
 	if err != nil {
 		return User{}, fmt.Errorf("update user %q: %w", id, err)

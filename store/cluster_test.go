@@ -1,0 +1,172 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cuecard/cuecard/auth"
+	"github.com/cuecard/cuecard/store"
+	"github.com/cuecard/cuecard/store/storetest"
+)
+
+// TestTwoNodesOnePostgres runs two stores on one PostgreSQL schema, as two
+// servers of a cluster do, and has them write the same things at once: the
+// events of the same sessions (as a node that takes a session over re-sends
+// the batches it is unsure of), their own new sessions, a token's last use,
+// a browser session, a team's consent text and the audit log, while a
+// reader tails the audit log.
+func TestTwoNodesOnePostgres(t *testing.T) {
+	ctx := context.Background()
+	env := storetest.New(t, storetest.Postgres)
+	nodes := []*store.DB{env.Open(t), env.Open(t)}
+	a := nodes[0]
+	const (
+		shared   = 4  // sessions both nodes append to
+		batches  = 20 // per shared session, each appended by both nodes
+		perBatch = 10
+		own      = 10 // sessions each node creates
+		rounds   = 25 // touches, commits, policy changes and audit entries per node
+	)
+	evs := events(batches * perBatch)
+	var sessions []store.Session
+	for range shared {
+		sessions = append(sessions, newSession(t, a, store.NewSession{Rep: "shared"}))
+	}
+	user, err := a.CreateUser(ctx, store.User{Email: "ann@example.com", Role: auth.RoleRep}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateToken(ctx, store.APIToken{ID: "tok", UserID: user.ID, Hash: "h", Scopes: []auth.Scope{auth.ScopeRead}}); err != nil {
+		t.Fatal(err)
+	}
+	team, err := a.CreateTeam(ctx, "emea")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		errs     []error
+		webData  = [][]byte{[]byte("node 0"), []byte("node 1")}
+		appended atomic.Int64
+		writers  sync.WaitGroup
+	)
+	report := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for n, db := range nodes {
+		for _, s := range sessions {
+			writers.Go(func() {
+				for b := range batches {
+					lo := b * perBatch
+					if err := db.AppendEvents(ctx, s.ID, int64(lo+1), evs[lo:lo+perBatch]); err != nil {
+						report(fmt.Errorf("node %d: append: %w", n, err))
+						return
+					}
+				}
+			})
+		}
+		writers.Go(func() {
+			for i := range own {
+				s, err := db.CreateSession(ctx, store.NewSession{Rep: fmt.Sprint("node", n)})
+				if err == nil {
+					err = db.AppendEvents(ctx, s.ID, 1, evs[:perBatch])
+				}
+				if err != nil {
+					report(fmt.Errorf("node %d: session %d: %w", n, i, err))
+					return
+				}
+			}
+		})
+		writers.Go(func() {
+			for i := range rounds {
+				// Node 0 touches at even minutes, node 1 at odd ones, each
+				// in descending order: only the latest may stay.
+				at := base.Add(time.Duration(2*(rounds-i)+n) * time.Minute)
+				steps := []error{
+					db.TouchToken(ctx, "tok", at),
+					db.CommitCtx(ctx, "web", webData[n], base.AddDate(100, 0, 0)),
+					func() error {
+						_, err := db.SetTeamPolicy(ctx, store.TeamPolicy{TeamID: team.ID, ConsentPolicy: store.PolicyAllParty,
+							ConsentText: fmt.Sprintf("text %d of node %d", i, n)})
+						return err
+					}(),
+					func() error {
+						_, err := db.AppendAudit(ctx, store.AuditEntry{Action: "test", ActorID: fmt.Sprint(n)})
+						if err == nil {
+							appended.Add(1)
+						}
+						return err
+					}(),
+				}
+				if err := errors.Join(steps...); err != nil {
+					report(fmt.Errorf("node %d: round %d: %w", n, i, err))
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	var tailed []int64
+	wg.Go(func() { // tails the audit log through node 1 while both write
+		after := int64(0)
+		for finished := false; ; {
+			select {
+			case <-done:
+				finished = true
+			default:
+			}
+			es, err := nodes[1].ListAudit(ctx, store.AuditFilter{AfterSeq: after})
+			if err != nil {
+				report(err)
+				return
+			}
+			for _, e := range es {
+				tailed = append(tailed, e.Seq)
+				after = e.Seq
+			}
+			if finished && len(es) == 0 {
+				return
+			}
+		}
+	})
+	writers.Wait()
+	close(done)
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+
+	want := jsonl(t, evs)
+	for _, s := range sessions {
+		seqs, got := readAll(t, nodes[1], s.ID, 0)
+		if len(seqs) != len(evs) || seqs[0] != 1 || seqs[len(seqs)-1] != int64(len(evs)) || !bytes.Equal(got, want) {
+			t.Errorf("session %s: %d events, want %d once each", s.ID, len(seqs), len(evs))
+		}
+	}
+	if p, err := a.ListSessions(ctx, store.ListFilter{}); err != nil || p.Total != shared+2*own {
+		t.Errorf("sessions: %d, %v; want %d", p.Total, err, shared+2*own)
+	}
+	if tok, err := nodes[1].GetToken(ctx, "tok"); err != nil || !tok.LastUsedAt.Equal(base.Add(time.Duration(2*rounds+1)*time.Minute)) {
+		t.Errorf("token last used %v, %v; want the latest touch", tok.LastUsedAt, err)
+	}
+	if b, ok, err := a.FindCtx(ctx, "web"); err != nil || !ok || !slices.ContainsFunc(webData, func(d []byte) bool { return bytes.Equal(d, b) }) {
+		t.Errorf("web session %q, %v, %v", b, ok, err)
+	}
+	if p, err := a.TeamPolicy(ctx, team.ID); err != nil || p.ConsentVersion != 2*rounds {
+		t.Errorf("consent version %d, %v; want %d (every change counted)", p.ConsentVersion, err, 2*rounds)
+	}
+	if int64(len(tailed)) != appended.Load() || !slices.IsSorted(tailed) || len(slices.Compact(slices.Clone(tailed))) != len(tailed) {
+		t.Errorf("tailing the audit log saw %d entries of %d: %v", len(tailed), appended.Load(), tailed)
+	}
+}

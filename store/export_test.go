@@ -1,0 +1,4 @@
+package store
+
+// Rebind is rebind, for tests that query PostgreSQL directly.
+var Rebind = rebind
