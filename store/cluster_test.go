@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -168,5 +169,36 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 	}
 	if int64(len(tailed)) != appended.Load() || !slices.IsSorted(tailed) || len(slices.Compact(slices.Clone(tailed))) != len(tailed) {
 		t.Errorf("tailing the audit log saw %d entries of %d: %v", len(tailed), appended.Load(), tailed)
+	}
+}
+
+// TestNodesMigrateTogether starts three stores at once on a new schema, as
+// a cluster's servers do on their first start: one migrates, the others
+// wait for it, and each version is applied once.
+func TestNodesMigrateTogether(t *testing.T) {
+	env := storetest.New(t, storetest.Postgres)
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, 3)
+		dbs  = make([]*store.DB, 3)
+	)
+	for i := range dbs {
+		wg.Go(func() { dbs[i], errs[i] = store.OpenPostgres(context.Background(), env.Dir, env.URL) })
+	}
+	wg.Wait()
+	for i, db := range dbs {
+		if db != nil {
+			t.Cleanup(func() { db.Close() })
+		}
+		if errs[i] != nil {
+			t.Errorf("node %d: %v", i, errs[i])
+		}
+	}
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, env, env.Raw(t), `SELECT COUNT(*) FROM schema_migrations`); n != len(files) {
+		t.Errorf("%d migrations recorded, want %d", n, len(files))
 	}
 }
