@@ -3,87 +3,28 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/cuecard/cuecard/cluster"
+	"github.com/cuecard/cuecard/cluster/clustertest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-var prefixN atomic.Int64
+func natsURL(tb testing.TB) string { return clustertest.URL(tb) }
 
-// natsURL returns the shared NATS server's URL, or skips (fails in CI)
-// when it is not there.
-func natsURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv("CUECARD_TEST_NATS")
-	if u == "" {
-		u = nats.DefaultURL
-	}
-	nc, err := nats.Connect(u, nats.Timeout(time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("NATS at %s unreachable in CI: %v", u, err)
-		}
-		tb.Skipf("NATS at %s unreachable: %v", u, err)
-	}
-	nc.Close()
-	return u
-}
-
-// testConfig returns a config with a prefix of its own, whose buckets are
-// deleted when the test ends.
-func testConfig(tb testing.TB, url, node string) cluster.Config {
-	tb.Helper()
-	cfg := cluster.DefaultConfig()
-	cfg.URL = url
-	cfg.NodeID = node
-	cfg.AdvertiseURL = "http://" + node + ".invalid"
-	cfg.Prefix = fmt.Sprintf("cctest_%d_%d", os.Getpid(), prefixN.Add(1))
-	cfg.HeartbeatEvery = 100 * time.Millisecond
-	cfg.TTL = 500 * time.Millisecond
-	tb.Cleanup(func() { dropBuckets(url, cfg.Prefix) })
-	return cfg
-}
-
-func dropBuckets(url, prefix string) {
-	nc, err := nats.Connect(url)
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	js.DeleteKeyValue(ctx, prefix+"_nodes")
-	js.DeleteKeyValue(ctx, prefix+"_sessions")
-}
+func testConfig(tb testing.TB, url, _ string) cluster.Config { return clustertest.Config(tb, url) }
 
 func join(tb testing.TB, cfg cluster.Config, node string) *cluster.Node {
-	tb.Helper()
-	cfg.NodeID = node
-	cfg.AdvertiseURL = "http://" + node + ".invalid"
-	n, err := cluster.Join(context.Background(), cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(n.Close)
-	return n
+	return clustertest.Join(tb, cfg, node, "http://"+node+".invalid")
 }
 
 func TestClaimRelease(t *testing.T) {
@@ -268,82 +209,14 @@ func waitFor(tb testing.TB, d time.Duration, ok func() bool) {
 	}
 }
 
-// privateNATS runs a nats-server with JetStream of the test's own, on a
-// free port, and returns its URL and a function that restarts it.
-type privateNATS struct {
-	tb   testing.TB
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startNATS(tb testing.TB) *privateNATS {
-	tb.Helper()
-	bin := "/usr/sbin/nats-server"
-	if _, err := os.Stat(bin); err != nil {
-		if p, err := exec.LookPath("nats-server"); err == nil {
-			bin = p
-		} else {
-			if os.Getenv("CI") != "" {
-				tb.Fatal("nats-server not installed")
-			}
-			tb.Skip("nats-server not installed")
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &privateNATS{tb: tb, port: port, dir: tb.TempDir()}
-	s.cmd = exec.Command(bin, "-js", "-sd", s.dir)
-	s.cmd.Args = append(s.cmd.Args, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
-	s.start()
-	tb.Cleanup(s.stop)
-	return s
-}
-
-func (s *privateNATS) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *privateNATS) start() {
-	s.tb.Helper()
-	s.cmd = exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
-	if err := s.cmd.Start(); err != nil {
-		s.tb.Fatal(err)
-	}
-	waitFor(s.tb, 10*time.Second, func() bool {
-		nc, err := nats.Connect(s.url(), nats.Timeout(200*time.Millisecond))
-		if err != nil {
-			return false
-		}
-		nc.Close()
-		return true
-	})
-}
-
-func (s *privateNATS) stop() {
-	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
-		s.cmd.Process.Signal(syscall.SIGCONT)
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
-	}
-}
-
-func (s *privateNATS) signal(sig os.Signal) {
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.tb.Fatal(err)
-	}
-}
-
 // While NATS is paused or restarting, Publish never blocks and the node
 // recovers by itself when it is back.
 func TestNATSPauseAndRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS server")
 	}
-	ns := startNATS(t)
-	cfg := testConfig(t, ns.url(), "a")
+	ns := clustertest.Start(t)
+	cfg := testConfig(t, ns.URL(), "a")
 	cfg.OpTimeout = 500 * time.Millisecond
 	cfg.PublishBuffer = 64
 	a, b := join(t, cfg, "a"), join(t, cfg, "b")
@@ -365,12 +238,12 @@ func TestNATSPauseAndRestart(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	ns.signal(syscall.SIGSTOP)
+	ns.Pause()
 	publishFor(3 * time.Second)
-	ns.signal(syscall.SIGCONT)
-	ns.stop()
+	ns.Resume()
+	ns.Stop()
 	publishFor(500 * time.Millisecond)
-	ns.start()
+	ns.Restart()
 	waitFor(t, 15*time.Second, func() bool { return a.Connected() && b.Connected() })
 	// The buckets are file-backed: the registry survived the restart.
 	waitFor(t, 10*time.Second, func() bool {
