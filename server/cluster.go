@@ -323,11 +323,11 @@ func (w *clusterWatch) live(ev cluster.Event) bool {
 		}
 		w.node = ev.Node
 	}
-	if ev.Seq <= w.last {
-		return true // already sent, from the store
-	}
 	if ev.Seq > w.last+1 && !w.catchUp(ev.Seq) {
 		return false
+	}
+	if ev.Seq <= w.last {
+		return true // already sent, from the store
 	}
 	if !w.send(ev.Data) {
 		return false
