@@ -251,6 +251,9 @@ func TestClusterWHIPRedirect(t *testing.T) {
 	}
 }
 
+// callMS is the length of the synthesized test call.
+const callMS = 43680
+
 // TestClusterTakeover kills node A mid-call: the client reconnects through
 // the load balancer to node B, which takes the session over from the
 // stored inputs; a coach watching on node C sees a status event and the
@@ -266,11 +269,17 @@ func TestClusterTakeover(t *testing.T) {
 
 	killAt := make(chan struct{})
 	var once sync.Once
+	var sent, lostAt atomic.Int64
 	var got collector
 	cl := &client.Client{BaseURL: lb.ts.URL, Token: a.st.Token}
 	opt := client.StreamOptions{Speed: 8, Reconnect: 20 * time.Second, OnSent: func(ms int64, _ time.Time) {
+		sent.Store(ms)
 		if ms >= 20000 {
 			once.Do(func() { close(killAt) })
+		}
+	}, OnReconnect: func(err error) {
+		if err != nil {
+			lostAt.CompareAndSwap(0, sent.Load())
 		}
 	}}
 	streamDone := make(chan error, 1)
@@ -299,12 +308,17 @@ func TestClusterTakeover(t *testing.T) {
 	if st.LostMS < 0 || st.LostMS > 10000 || !strings.Contains(st.Reason, "from node a") {
 		t.Fatalf("status of the move: %+v", st)
 	}
+	t.Logf("moved at %d ms: %s; the client had sent %d ms", st.AtMS, st.Reason, lostAt.Load())
 	if len(filter(stored, coach.EventSummary)) != 1 {
 		t.Fatalf("%d summaries stored", len(filter(stored, coach.EventSummary)))
 	}
+	// The call resumes at the status event's media time with the audio
+	// the client sends after its reconnect. (The client here plays faster
+	// than real time: the wall-clock gap understates what it skipped.)
 	sum := stored[len(stored)-1]
-	if sum.Type != coach.EventSummary || sum.Summary.Metrics.DurationMS < 40000 {
-		t.Fatalf("last event %s, duration %d", sum.Type, sum.Summary.Metrics.DurationMS)
+	if sum.Type != coach.EventSummary || sum.Summary.Metrics.DurationMS < st.AtMS+callMS-lostAt.Load()-1000 {
+		t.Fatalf("last event %s, duration %d; resumed at %d, the client had sent %d of %d ms",
+			sum.Type, sum.Summary.Metrics.DurationMS, st.AtMS, lostAt.Load(), callMS)
 	}
 	// The coach's state was rebuilt: its talk time counts the speech
 	// before the move too.
