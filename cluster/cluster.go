@@ -454,6 +454,15 @@ func (n *Node) Progress(id string, mediaMS int64) {
 	n.mu.Unlock()
 }
 
+// Owns reports whether this node still owns session id: it claimed it,
+// has not released it, and no other node took it over (which the next
+// progress report finds out). It never blocks on the network.
+func (n *Node) Owns(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.owned[id] != nil
+}
+
 // Owner returns the node that owns session id and whether it is alive,
 // with the owner's record. It fails with ErrNoOwner if none claimed it.
 func (n *Node) Owner(ctx context.Context, id string) (Peer, bool, error) {

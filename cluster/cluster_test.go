@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/cuecard/cuecard/cluster"
@@ -263,5 +266,44 @@ func TestNATSPauseAndRestart(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event after the restart")
+	}
+}
+
+// A node finds out at its next progress report that another node took its
+// session over (it was cut off from the cluster meanwhile).
+func TestOwnershipLost(t *testing.T) {
+	url := natsURL(t)
+	cfg := testConfig(t, url, "a")
+	a := join(t, cfg, "a")
+	ctx := context.Background()
+	if _, err := a.Claim(ctx, "call"); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Owns("call") {
+		t.Fatal("a does not own what it claimed")
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, cfg.Prefix+"_sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "call", []byte(`{"node":"b","media_ms":0,"at":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	a.Progress("call", 1000)
+	waitFor(t, 3*time.Second, func() bool { return !a.Owns("call") })
+	if err := a.Release(ctx, "call"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, "call"); err != nil || !strings.Contains(string(e.Value()), `"node":"b"`) {
+		t.Fatalf("a's release touched b's session: %v", err)
 	}
 }

@@ -39,6 +39,9 @@ type Cluster interface {
 	OwnerRecord(ctx context.Context, sessionID string) (cluster.Peer, bool, cluster.Record, error)
 	// Progress notes an owned session's media time; it never blocks.
 	Progress(sessionID string, mediaMS int64)
+	// Owns reports whether this node still owns a session it claimed
+	// (another node may have taken it over); it never blocks.
+	Owns(sessionID string) bool
 	// Publish sends a session's event to other nodes; it never blocks.
 	Publish(sessionID string, seq int64, data []byte)
 	// Subscribe receives a session's events published on any node.

@@ -416,3 +416,62 @@ func TestClusterNATSRestart(t *testing.T) {
 	sameEvents(t, "audio client", got.all(), stored)
 	sameEvents(t, "viewer on B", viewer.all(), stored)
 }
+
+// TestClusterEndsOrphans kills the node that runs a call whose client
+// never comes back: once the reconnect window has passed, another node's
+// recovery ends it, with a summary of what was stored.
+func TestClusterEndsOrphans(t *testing.T) {
+	needCall(t)
+	cfg := clustertest.Config(t, clustertest.URL(t))
+	nodes := startNodes(t, cfg, t.TempDir(), func(c *server.Config) { c.ReconnectWindow = time.Second }, "a", "b")
+	a, b := nodes[0], nodes[1]
+	id := a.create(t)
+	err := a.cl.Stream(context.Background(), id, rep(), prospect(), client.StreamOptions{StopAtMS: 10000, NoStop: true}, nil)
+	if err != nil && !isGoingAway(err) {
+		t.Fatal(err)
+	}
+	waitStored(t, a, id, 9000)
+	a.kill()
+	// Within the window (the owner may be dead already) nothing ends.
+	if n, err := b.srv.RecoverSessions(context.Background()); err != nil || n != 0 {
+		t.Fatalf("recovery within the reconnect window ended %d sessions (%v)", n, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := b.srv.RecoverSessions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the orphaned session was not ended")
+		}
+		time.Sleep(100 * time.Millisecond) // polling with a deadline
+	}
+	ses, err := b.db.GetSession(context.Background(), id)
+	if err != nil || ses.Status != store.StatusEnded {
+		t.Fatalf("session %+v, %v", ses, err)
+	}
+	stored := storedOn(t, b, id)
+	if sum := stored[len(stored)-1]; sum.Type != coach.EventSummary || sum.Summary.Metrics.DurationMS < 9000 {
+		t.Fatalf("last stored event %+v", sum)
+	}
+}
+
+// waitStored waits until session id has stored events up to media time ms.
+func waitStored(t *testing.T, n *node, id string, ms int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		evs := storedOn(t, n, id)
+		if len(evs) > 0 && evs[len(evs)-1].AtMS >= ms {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events stored up to %d ms only", evs[len(evs)-1].AtMS)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}

@@ -324,6 +324,14 @@ loop:
 			}
 			ls.padLagging(now)
 			if s.cfg.Cluster != nil {
+				if !s.cfg.Cluster.Owns(ls.id) {
+					// Another node took the session over (this one was
+					// cut off from the cluster): drop it, so that its
+					// client reconnects to the owner.
+					log.Warn("session taken over by another node; dropping it here")
+					ls.die()
+					return
+				}
 				s.cfg.Cluster.Progress(ls.id, ls.call.MediaMS())
 			}
 			if stop := ls.timeUp(now, started); stop != "" {

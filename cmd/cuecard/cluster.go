@@ -20,6 +20,7 @@ import (
 // clusterFlags are the flags of cluster mode (cuecard serve --nats).
 type clusterFlags struct {
 	natsURL    string
+	prefix     string
 	nodeID     string
 	advertise  string
 	secretFile string
@@ -29,6 +30,7 @@ type clusterFlags struct {
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.natsURL, "nats", "", "join a cluster through this NATS server (JetStream), e.g. nats://127.0.0.1:4222; needs a shared --database")
+	fs.StringVar(&f.prefix, "cluster-prefix", "cuecard", "prefix of the cluster's NATS subjects and buckets (clusters sharing one NATS server need their own)")
 	fs.StringVar(&f.nodeID, "node-id", "", "this node's id in the cluster (default: the host name and a random suffix)")
 	fs.StringVar(&f.advertise, "advertise-url", "", "this node's own base URL as the other nodes reach it (default: from the listen address)")
 	fs.StringVar(&f.secretFile, "cluster-secret-file", "", "file holding the secret every node of the cluster shares (default: $CUECARD_CLUSTER_SECRET)")
@@ -56,6 +58,9 @@ func (f *clusterFlags) check() error {
 	f.secret = []byte(s)
 	if f.nodeID == "" {
 		f.nodeID = defaultNodeID()
+	}
+	if strings.Trim(f.nodeID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+		return usagef("--node-id %q: letters, digits, '-' and '_' only", f.nodeID)
 	}
 	if f.advertise != "" {
 		if u, err := url.Parse(f.advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -107,7 +112,7 @@ func (f *clusterFlags) join(ctx context.Context, cfg *server.Config, ln net.List
 		return nil
 	}
 	cc := cluster.DefaultConfig()
-	cc.URL, cc.NodeID = f.natsURL, f.nodeID
+	cc.URL, cc.NodeID, cc.Prefix = f.natsURL, f.nodeID, f.prefix
 	cc.AdvertiseURL = f.advertiseURL(ln, publicURL, cfg.TLS != nil)
 	jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
