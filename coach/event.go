@@ -71,6 +71,11 @@ type Event struct {
 	// status: ASR state; cue_outcome, status and cue_update: Reason.
 	ASR    string
 	Reason string
+	// status of a session that moved to another server (cluster mode):
+	// Node is the server that runs it now, LostMS the audio lost in the
+	// move (not heard by either server).
+	Node   string
+	LostMS int64
 
 	// cue_update: Verdict is one of the Verdict* constants; a refined
 	// cue's new Body is in Body (ID, Cue name the revised cue).
@@ -212,6 +217,12 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 		b = appendString(b, e.ASR)
 		b = appendKey(b, "reason")
 		b = appendString(b, e.Reason)
+		if e.Node != "" {
+			b = appendKey(b, "node")
+			b = appendString(b, e.Node)
+			b = appendKey(b, "lost_ms")
+			b = strconv.AppendInt(b, e.LostMS, 10)
+		}
 	case EventCueUpdate:
 		b = appendKey(b, "id")
 		b = appendString(b, e.ID)
@@ -270,6 +281,8 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		Reason   string   `json:"reason"`
 		Verdict  string   `json:"verdict"`
 		Source   string   `json:"source"`
+		Node     string   `json:"node"`
+		LostMS   int64    `json:"lost_ms"`
 		Metrics  *Metrics `json:"metrics"`
 		Stages   []StageSpan
 		Cues     []CueRecord
@@ -286,6 +299,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		Stage: w.Stage, From: w.From, Evidence: w.Evidence,
 		ID: w.ID, Cue: w.Cue, Title: w.Title, Body: w.Body, Priority: w.Priority, Taken: w.Taken,
 		ASR: w.ASR, Reason: w.Reason, Verdict: w.Verdict, Source: w.Source,
+		Node: w.Node, LostMS: w.LostMS,
 	}
 	if w.Type == EventSummary {
 		e.Summary = &Summary{Stages: w.Stages, Cues: w.Cues}

@@ -85,7 +85,7 @@ func (s *Server) httpError(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", me.Limit)
 	case errors.Is(err, ErrSessionEnded), errors.Is(err, store.ErrEnded), errors.Is(err, ErrSessionBusy):
 		code = http.StatusConflict
-	case errors.Is(err, ErrShuttingDown):
+	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrOwnedElsewhere), errors.Is(err, ErrClusterUnavailable):
 		code = http.StatusServiceUnavailable
 	case errors.Is(err, ErrUnauthenticated):
 		code = http.StatusUnauthorized

@@ -18,6 +18,12 @@ var (
 	ErrSessionBusy = errors.New("session already has an audio stream")
 	// ErrShuttingDown means the server is stopping.
 	ErrShuttingDown = errors.New("server shutting down")
+	// ErrOwnedElsewhere means another live node of the cluster runs the
+	// session (a client should come back through it, or again).
+	ErrOwnedElsewhere = errors.New("session runs on another node")
+	// ErrClusterUnavailable means the cluster's registry cannot be reached
+	// to claim a session; try again.
+	ErrClusterUnavailable = errors.New("cluster registry unavailable")
 )
 
 // Errors of the WebRTC endpoint.

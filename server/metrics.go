@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cuecard/cuecard/cluster"
 )
 
 // PoolStats is implemented by recognizers with a shared pool (the
@@ -26,6 +28,9 @@ type metrics struct {
 	persistDrop  prometheus.Counter
 	cueLatency   prometheus.Histogram
 	streamErrors *prometheus.CounterVec
+	relayed      prometheus.Counter
+	takeovers    prometheus.Counter
+	audioLost    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -43,6 +48,10 @@ func newMetrics() *metrics {
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5},
 	})
 	m.streamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cuecard_stream_errors_total", Help: "Audio streams closed for bad input, by reason."}, []string{"reason"})
+	m.relayed = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_cluster_relayed_total", Help: "Requests relayed to the node that runs their session."})
+	m.takeovers = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_cluster_takeovers_total", Help: "Sessions resumed here after the node that ran them died."})
+	m.audioLost = prometheus.NewCounter(prometheus.CounterOpts{Name: "cuecard_cluster_audio_lost_seconds_total", Help: "Audio lost when sessions moved between nodes."})
+	m.reg.MustRegister(m.relayed, m.takeovers, m.audioLost)
 	m.reg.MustRegister(m.sessions, m.viewers, m.framesIn, m.framesDrop, m.evictions, m.events, m.persistDrop, m.cueLatency, m.streamErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -67,6 +76,22 @@ func (m *metrics) registerRecognizer(s *Server) {
 			}
 			return float64(n)
 		}))
+}
+
+// registerCluster exports the cluster node's counters.
+func (m *metrics) registerCluster(cl Cluster) {
+	for _, c := range []struct {
+		name, help string
+		get        func(cluster.Stats) uint64
+	}{
+		{"cuecard_cluster_events_published_total", "Events published to other nodes.", func(s cluster.Stats) uint64 { return s.Published }},
+		{"cuecard_cluster_events_dropped_total", "Events not published to other nodes (NATS slow or away).", func(s cluster.Stats) uint64 { return s.Dropped }},
+		{"cuecard_cluster_slow_consumers_total", "Subscriptions to other nodes' events that fell behind.", func(s cluster.Stats) uint64 { return s.SlowConsumers }},
+		{"cuecard_cluster_reconnects_total", "Reconnections to NATS.", func(s cluster.Stats) uint64 { return s.Reconnects }},
+	} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+			func() float64 { return float64(c.get(cl.Stats())) }))
+	}
 }
 
 func (m *metrics) handler() http.Handler {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -141,6 +142,15 @@ type Config struct {
 	// OIDC, when set, enables single sign-on through an OpenID Connect
 	// provider (it needs an account store).
 	OIDC *OIDCConfig
+	// Cluster, when set, makes the server one node of a cluster sharing
+	// its store: sessions are claimed in the cluster's registry, requests
+	// for a session another node runs are relayed (or, WHIP, redirected)
+	// there, events go to viewers on every node, and a session whose node
+	// died is taken over when its client comes back. Nil runs alone.
+	Cluster Cluster
+	// ClusterSecret authenticates requests relayed between nodes; every
+	// node of a cluster has the same.
+	ClusterSecret []byte
 }
 
 // Advisor is an optional language model: second opinions on cues while a
@@ -207,10 +217,12 @@ type Server struct {
 	live     map[string]*liveSession
 	started  chan struct{} // closed and replaced whenever a session starts
 	stopping bool
-	base     context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // session goroutines
-	handler  http.Handler
+	// killed makes Shutdown stop sessions as a crash would (a test hook).
+	killed  atomic.Bool
+	base    context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // session goroutines
+	handler http.Handler
 
 	acc AccountStore
 	cd  CallDataStore
@@ -335,6 +347,9 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 	if cfg.WebRTC != nil {
 		cfg.WebRTC.registerMetrics(s)
 	}
+	if cfg.Cluster != nil {
+		s.metrics.registerCluster(cfg.Cluster)
+	}
 	s.handler = s.routes()
 	return s
 }
@@ -375,6 +390,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if s.cfg.RetentionEvery > 0 && s.ret != nil {
 		if err := s.spawn(func() { s.retentionLoop(s.base) }); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Cluster != nil {
+		if err := s.spawn(func() { s.clusterJanitor(s.base) }); err != nil {
 			return err
 		}
 	}
@@ -434,11 +454,17 @@ func (s *Server) spawnLocked(fn func()) error {
 // stored events and their recordings repaired and registered (see
 // recoverSession); uploads left analyzing are resumed or failed, and
 // temporary upload files removed (see recoverUploads). Call it before
-// Serve. It returns how many sessions and uploads it recovered.
+// Serve. It returns how many sessions and uploads it recovered. In a
+// cluster it ends only the sessions that no live node runs and whose
+// client did not come back in time (see recoverOrphans).
 func (s *Server) RecoverSessions(ctx context.Context) (int, error) {
 	n, err := s.recoverUploads(ctx)
 	if err != nil {
 		return n, err
+	}
+	if s.cfg.Cluster != nil {
+		m, err := s.recoverOrphans(ctx)
+		return n + m, err
 	}
 	for {
 		page, err := s.st.ListSessions(ctx, store.ListFilter{Status: store.StatusLive, Source: store.SourceLive, Limit: 100})

@@ -70,6 +70,9 @@ type liveSession struct {
 	// channel is closed, which orders the two.
 	endReason string
 	shutdown  bool
+	// killed: the server stopped as in a crash (a test hook); sockets are
+	// dropped without a close frame. Ordered like endReason.
+	killed bool
 
 	// Owned by run.
 	src *source
@@ -89,6 +92,12 @@ type liveSession struct {
 	failed      error
 	review      Reviewer      // nil without an Advisor
 	finals      []coach.Event // final transcripts, for the notes
+	// Cluster mode: priming is set while the coach is rebuilt from stored
+	// inputs (nothing is emitted), moved is the status event a resumed
+	// session starts with, pubSeq numbers the events published.
+	priming bool
+	moved   *coach.Event
+	pubSeq  int64
 }
 
 type batch struct {
@@ -154,26 +163,41 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return nil, ErrShuttingDown
-	}
-	if ls := s.live[id]; ls != nil {
-		return ls, nil
-	}
-	if err := s.checkLiveLimitsLocked(ses.Owner); err != nil {
-		return nil, err
+	var rp *resumePoint
+	if s.cfg.Cluster != nil {
+		if rp, err = s.claimSession(ctx, id, seq); err != nil {
+			return nil, err
+		}
 	}
 	ls := &liveSession{
 		id: id, owner: ses.Owner, srv: s, in: make(chan item, s.cfg.InputBuffer),
-		done: make(chan struct{}), seq: seq, batches: make(chan batch, 64),
+		done: make(chan struct{}), seq: seq, pubSeq: seq, batches: make(chan batch, 64),
 	}
 	ls.hub = newHub(func() { s.metrics.evictions.Inc() })
 	// Made here, not in run, so that metrics may read the pipeline's
 	// waiting count while the session runs.
 	ls.call = stream.NewCall(s.cfg.Pipeline, s.tr, s.pb, ls.onEvent, stream.CallOptions{Record: ls.record})
+	if rp != nil {
+		if err := ls.resume(ctx, rp); err != nil {
+			ls.call.Close()
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	other := s.live[id]
+	switch {
+	case s.stopping:
+		err = ErrShuttingDown
+	case other == nil:
+		err = s.checkLiveLimitsLocked(ses.Owner)
+	}
+	if err != nil || other != nil {
+		ls.call.Close()
+		return other, err
+	}
 	if err := s.spawnLocked(func() { ls.run(s.base) }); err != nil {
+		ls.call.Close()
 		return nil, err
 	}
 	s.live[id] = ls
@@ -256,6 +280,13 @@ func (ls *liveSession) run(ctx context.Context) {
 	}
 	ls.persistWG.Add(1)
 	go ls.persist(log)
+	if ls.moved != nil {
+		s.metrics.takeovers.Inc()
+		s.metrics.audioLost.Add(float64(ls.moved.LostMS) / 1000)
+		if err := ls.onEvent(*ls.moved); err != nil {
+			log.Error("status", "err", err)
+		}
+	}
 
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -266,6 +297,10 @@ loop:
 	for {
 		select {
 		case <-ctx.Done():
+			if s.killed.Load() {
+				ls.die()
+				return
+			}
 			reason, ls.shutdown = "server shutting down", true
 			ls.drain(ctx, log)
 			break loop
@@ -288,6 +323,17 @@ loop:
 				lastSync = now
 			}
 			ls.padLagging(now)
+			if s.cfg.Cluster != nil {
+				if !s.cfg.Cluster.Owns(ls.id) {
+					// Another node took the session over (this one was
+					// cut off from the cluster): drop it, so that its
+					// client reconnects to the owner.
+					log.Warn("session taken over by another node; dropping it here")
+					ls.die()
+					return
+				}
+				s.cfg.Cluster.Progress(ls.id, ls.call.MediaMS())
+			}
 			if stop := ls.timeUp(now, started); stop != "" {
 				reason = stop
 				break loop
@@ -466,6 +512,9 @@ func (ls *liveSession) wallAt(ms int64) (time.Time, bool) {
 
 // onEvent publishes one event and queues it for the store.
 func (ls *liveSession) onEvent(ev coach.Event) error {
+	if ls.priming {
+		return nil
+	}
 	var err error
 	ls.jsonBuf, err = ev.AppendJSON(ls.jsonBuf[:0])
 	if err != nil {
@@ -474,6 +523,10 @@ func (ls *liveSession) onEvent(ev coach.Event) error {
 	msg := append([]byte(nil), ls.jsonBuf...)
 	keep := ev.Type != coach.EventTalk && (ev.Type != coach.EventTranscript || ev.Final)
 	ls.hub.publish(msg, keep, ev.Type == coach.EventTalk)
+	if cl := ls.srv.cfg.Cluster; cl != nil {
+		ls.pubSeq++
+		cl.Publish(ls.id, ls.pubSeq, msg)
+	}
 	ls.srv.metrics.events.Inc()
 	if ev.Type == coach.EventCue && ev.Speaker != coach.NoSpeaker {
 		if at, ok := ls.wallAt(ev.EndMS); ok {
@@ -571,9 +624,33 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	if err := s.st.EndSession(ctx, ls.id, sum); err != nil {
 		log.Error("end session", "err", err)
 	}
+	if s.cfg.Cluster != nil {
+		if err := s.cfg.Cluster.Release(ctx, ls.id); err != nil {
+			log.Warn("release session", "err", err)
+		}
+	}
 	ls.endReason = reason
 	ls.hub.close()
 	log.Info("session ended", "reason", reason, "media_ms", ls.call.MediaMS())
+}
+
+// die stops the session as a crash of the server would: nothing is
+// finished, ended or released, and its sockets are dropped (a test hook,
+// see Server.killed).
+func (ls *liveSession) die() {
+	if ls.review != nil {
+		ls.review.Close()
+	}
+	close(ls.batches)
+	ls.persistWG.Wait()
+	for _, r := range ls.rec {
+		if r != nil {
+			r.f.Close()
+		}
+	}
+	ls.call.Close()
+	ls.killed = true
+	ls.hub.close()
 }
 
 // sealDetached seals the Ogg recordings of a WebRTC peer that left

@@ -227,6 +227,9 @@ func (rtc *WebRTC) registerMetrics(s *Server) {
 // then runs on a goroutine the server waits for, until the session ends,
 // the peer goes, or a newer audio client replaces it.
 func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
+	if s.redirectToOwner(w, r) {
+		return
+	}
 	rtc := s.cfg.WebRTC
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": errNotSDP.Error()})

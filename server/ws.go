@@ -37,7 +37,7 @@ func closeCode(err error) int {
 		return websocket.CloseMessageTooBig
 	case errors.Is(err, ErrSessionEnded), errors.Is(err, ErrSessionBusy), errors.Is(err, ErrNoConsent):
 		return websocket.ClosePolicyViolation
-	case errors.Is(err, ErrShuttingDown):
+	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrOwnedElsewhere), errors.Is(err, ErrClusterUnavailable):
 		return websocket.CloseGoingAway
 	case errors.Is(err, ErrLimit):
 		return websocket.CloseTryAgainLater
@@ -68,10 +68,21 @@ func (s *Server) checkOpen(ctx context.Context, id string) error {
 // handleStream is the live audio socket: binary frames and control
 // messages in, the session's events out.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	if s.relayToOwner(w, r) {
+		return
+	}
 	id := r.PathValue("id")
 	if err := s.checkOpen(r.Context(), id); err != nil {
 		s.httpError(w, r, err)
 		return
+	}
+	if s.cfg.Cluster != nil {
+		// Claim the session before the upgrade, so that a client told
+		// another node has it (or that the registry is away) can try again.
+		if _, err := s.liveSession(r.Context(), id); err != nil {
+			s.httpError(w, r, err)
+			return
+		}
 	}
 	conn, err := s.upgrader().Upgrade(w, r, nil)
 	if err != nil {
@@ -197,6 +208,8 @@ func (s *Server) writeLoop(conn *websocket.Conn, sub *subscriber, ls *liveSessio
 		case msg, ok := <-sub.C:
 			if !ok {
 				switch {
+				case ls != nil && ls.killed:
+					conn.Close()
 				case sub.Dropped():
 					closeNow(conn, websocket.ClosePolicyViolation, "too slow: events were not read in time", s.cfg.WriteTimeout)
 				case ls != nil && ls.shutdown:
@@ -265,6 +278,12 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+	if s.cfg.Cluster != nil && !s.isLive(id) {
+		s.viewCluster(conn, id, r.URL.Query().Get("backlog") != "0", gone)
+		conn.Close()
+		<-gone
+		return
+	}
 	ls, sub := s.waitLive(r.Context(), id, gone, r.URL.Query().Get("backlog") != "0")
 	if sub == nil {
 		select {

@@ -148,6 +148,22 @@ func (c *Call) write16k(sp coach.Speaker, pcm []float32) error {
 	return c.pipe.Write(sp, pcm)
 }
 
+// StartAt makes a call that has had no audio yet begin at media time ms:
+// each side counts as having had ms of silence, and the recording hook
+// sees none of it. A session resumed on another server after the one that
+// ran it died starts so, its coach first stepped through the stored
+// inputs up to ms. It fails once audio was written.
+func (c *Call) StartAt(ms int64) error {
+	if c.audio {
+		return errors.New("start at: the call already has audio")
+	}
+	frames := c.pipe.skipTo(ms)
+	for i := range c.written {
+		c.written[i] = frames * int64(c.pipe.frame)
+	}
+	return nil
+}
+
 // Written returns how many samples at Rate side sp has had so far.
 func (c *Call) Written(sp coach.Speaker) int64 { return c.written[sp-1] }
 

@@ -227,6 +227,15 @@ func (p *Pipeline) channel(sp coach.Speaker) (*channel, error) {
 // MediaMS returns the media time processed so far.
 func (p *Pipeline) MediaMS() int64 { return p.n * int64(p.cfg.VAD.FrameMS) }
 
+// skipTo advances an unused pipeline's clock to media time ms (rounded
+// down to a frame) as if both sides had been silent; it returns the
+// frames skipped.
+func (p *Pipeline) skipTo(ms int64) int64 {
+	p.n = max(p.n, ms/int64(p.cfg.VAD.FrameMS))
+	p.tick = p.n * int64(p.cfg.VAD.FrameMS)
+	return p.n
+}
+
 // Write appends 16 kHz samples in [-1, 1] of side sp and processes every
 // frame both sides now have. It returns the first error of emit or of the
 // recognizer.

@@ -56,6 +56,7 @@ type serveMain struct {
 	limits      server.Limits
 	retention   time.Duration
 	sso         oidcFlags
+	cluster     clusterFlags
 	oidc        *server.OIDCConfig
 	// keyFile and oldKeyFiles hold the recording keys (at rest).
 	keyFile     string
@@ -131,6 +132,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	m.registerNetwork(fs)
 	m.registerLimits(fs)
 	m.sso.register(fs)
+	m.cluster.register(fs)
 	fs.StringVar(&m.keyFile, "recording-key-file", "", "encrypt recordings at rest with the 32-byte key in this file (raw, hex or base64; keep it outside --data)")
 	fs.Var(&m.oldKeyFiles, "recording-old-key-file", "also read recordings encrypted with the key in this file (repeatable; while rotating keys)")
 	if err := parseFlags(fs, args); err != nil {
@@ -147,6 +149,9 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 		return err
 	}
 	if m.oidc, err = m.sso.config(m.publicURL); err != nil {
+		return err
+	}
+	if err := m.cluster.check(); err != nil {
 		return err
 	}
 	return m.asr.check(true)
@@ -251,6 +256,9 @@ func (m *serveMain) Run(ctx context.Context) error {
 	}
 	cfg.Backend = describe(tr, adv)
 	if err := m.openWebRTC(&cfg); err != nil {
+		return err
+	}
+	if err := m.cluster.join(ctx, &cfg, m.ln, m.publicURL); err != nil {
 		return err
 	}
 	m.srv = server.New(cfg, m.db, tr, pb, m.log)
@@ -411,6 +419,7 @@ func (m *serveMain) Close() error {
 	if m.srv != nil {
 		m.srv.Shutdown()
 	}
+	m.cluster.close()
 	// Listeners left open by a Run that failed before serving; Serve
 	// closes its own.
 	for _, ln := range []net.Listener{m.ln, m.metricsLn} {
