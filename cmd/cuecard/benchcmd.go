@@ -81,7 +81,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 // benchLevel runs n concurrent calls against a fresh child server and
 // reports what they measured.
 func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, call *bench.Call, n int, stagger time.Duration) error {
-	tok, err := createToken(ctx, data, tokenSpec{email: "bench@localhost.invalid", role: auth.RoleAdmin,
+	tok, err := createToken(ctx, storeFlags{dataDir: data}, tokenSpec{email: "bench@localhost.invalid", role: auth.RoleAdmin,
 		scopes: auth.RoleScopes(auth.RoleAdmin), name: "bench"}, io.Discard)
 	if err != nil {
 		return err

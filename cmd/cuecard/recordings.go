@@ -51,7 +51,8 @@ func runRecordings(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		return usagef(usage)
 	}
 	fs := newFlags("recordings rekey", stderr)
-	dataDir := fs.String("data", "./data", "the server's data directory")
+	var sf storeFlags
+	sf.register(fs, "the server's data directory")
 	keyFile := fs.String("key-file", "", "the new recording key")
 	var oldFiles stringList
 	fs.Var(&oldFiles, "old-key-file", "a key recordings may be encrypted with now (repeatable)")
@@ -65,9 +66,9 @@ func runRecordings(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, *dataDir)
+	db, err := sf.open(ctx)
 	if err != nil {
-		return fmt.Errorf("open data directory: %w", err)
+		return err
 	}
 	defer db.Close()
 	var failed error

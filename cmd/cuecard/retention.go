@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/cuecard/cuecard/server"
-	"github.com/cuecard/cuecard/store"
 )
 
 // runRetention is `cuecard retention`: it applies the teams' retention
@@ -15,14 +14,15 @@ import (
 // or with --dry-run reports what it would remove, as JSON.
 func runRetention(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("retention", stderr)
-	dataDir := fs.String("data", "./data", "the server's data directory")
+	var sf storeFlags
+	sf.register(fs, "the server's data directory")
 	dry := fs.Bool("dry-run", false, "only report what would be removed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, *dataDir)
+	db, err := sf.open(ctx)
 	if err != nil {
-		return fmt.Errorf("open data directory: %w", err)
+		return err
 	}
 	defer db.Close()
 	srv := server.New(server.DefaultConfig(), db, nil, nil, nil)

@@ -28,7 +28,7 @@ import (
 // directory.
 type serveMain struct {
 	addr     string
-	dataDir  string
+	store    storeFlags
 	origins  stringList
 	playbook string
 	uiDir    string
@@ -123,7 +123,7 @@ func newServeMain(stdout, stderr io.Writer) *serveMain {
 func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	fs.StringVar(&m.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&m.dataDir, "data", "./data", "data directory (database and recordings)")
+	m.store.register(fs, "data directory (database and recordings)")
 	fs.Var(&m.origins, "origin", "also allow WebSockets from this origin (repeatable; * for any)")
 	fs.StringVar(&m.playbook, "playbook", "", "playbook YAML file (default: the built-in playbook)")
 	fs.StringVar(&m.uiDir, "ui-dir", "", "serve the web UI from this directory instead of the embedded copy (UI development)")
@@ -222,8 +222,8 @@ func (m *serveMain) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m.db, err = store.Open(ctx, m.dataDir); err != nil {
-		return fmt.Errorf("open data directory: %w", err)
+	if m.db, err = m.store.open(ctx); err != nil {
+		return err
 	}
 	// Listen first: the WebRTC port binds to the listener's address.
 	if m.ln, err = net.Listen("tcp", m.addr); err != nil {
@@ -293,7 +293,7 @@ func (m *serveMain) printBanner(ctx context.Context, backend string) error {
 	if m.rtc != nil {
 		rtc = "udp " + m.rtc.Addr().String()
 	}
-	fmt.Fprintf(m.stdout, "cuecard serving on %s (data in %s, speech recognition: %s, WebRTC: %s)\n", home, m.dataDir, backend, rtc)
+	fmt.Fprintf(m.stdout, "cuecard serving on %s (%s, speech recognition: %s, WebRTC: %s)\n", home, m.store.where(), backend, rtc)
 	if m.metricsLn != nil {
 		fmt.Fprintf(m.stdout, "metrics on http://%s/metrics\n", m.metricsLn.Addr())
 	}

@@ -19,7 +19,8 @@ func runSessions(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return usagef(usage)
 	}
 	fs := newFlags("sessions delete", stderr)
-	dataDir := fs.String("data", "./data", "the server's data directory")
+	var sf storeFlags
+	sf.register(fs, "the server's data directory")
 	rep := fs.String("rep", "", "erase every session of the rep with this email")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -28,9 +29,9 @@ func runSessions(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if (*rep == "") == (len(ids) == 0) {
 		return usagef(usage)
 	}
-	db, err := store.Open(ctx, *dataDir)
+	db, err := sf.open(ctx)
 	if err != nil {
-		return fmt.Errorf("open data directory: %w", err)
+		return err
 	}
 	defer db.Close()
 	if *rep != "" {

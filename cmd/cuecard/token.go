@@ -17,10 +17,11 @@ import (
 // using, and prints the token as its last line.
 func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return usagef("usage: cuecard token create --data DIR --email EMAIL --role admin|coach|rep [--team NAME] [--scope stream,read,admin] [--name NAME] [--expires-days N]")
+		return usagef("usage: cuecard token create (--data DIR | --database URL) --email EMAIL --role admin|coach|rep [--team NAME] [--scope stream,read,admin] [--name NAME] [--expires-days N]")
 	}
 	fs := newFlags("token create", stderr)
-	dataDir := fs.String("data", "./data", "the server's data directory")
+	var sf storeFlags
+	sf.register(fs, "the server's data directory")
 	email := fs.String("email", "", "the user's email (the user is created if missing)")
 	roleName := fs.String("role", "", "the user's role: admin, coach or rep")
 	team := fs.String("team", "", "a team the user joins (created if missing): as a rep, or as a coach when the role is coach")
@@ -46,7 +47,7 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *days < 0 {
 		return usagef("--expires-days must not be negative")
 	}
-	plain, err := createToken(ctx, *dataDir, tokenSpec{email: *email, role: role, team: *team, scopes: scopes, name: *name, days: *days}, stderr)
+	plain, err := createToken(ctx, sf, tokenSpec{email: *email, role: role, team: *team, scopes: scopes, name: *name, days: *days}, stderr)
 	if err != nil {
 		return err
 	}
@@ -66,10 +67,10 @@ type tokenSpec struct {
 
 // createToken makes a token in the data directory for the user of spec
 // (created if missing), records it in the audit log and returns it.
-func createToken(ctx context.Context, dataDir string, spec tokenSpec, stderr io.Writer) (string, error) {
-	db, err := store.Open(ctx, dataDir)
+func createToken(ctx context.Context, sf storeFlags, spec tokenSpec, stderr io.Writer) (string, error) {
+	db, err := sf.open(ctx)
 	if err != nil {
-		return "", fmt.Errorf("open data directory: %w", err)
+		return "", err
 	}
 	defer db.Close()
 	u, err := ensureUser(ctx, db, spec.email, spec.role, spec.team, stderr)
