@@ -22,6 +22,10 @@ type ClientConfig struct {
 	// (busy workers are asked again until then), and for the transcript
 	// after the segment's end.
 	Timeout time.Duration
+	// AcceptTimeout bounds the wait for a worker's answer to a start (a
+	// live worker answers at once, busy or not); no answer counts as an
+	// attempt.
+	AcceptTimeout time.Duration
 	// MaxAttempts is how many workers may take one segment: when one goes
 	// away or times out, the segment is replayed on the next.
 	MaxAttempts int
@@ -42,7 +46,7 @@ type ClientConfig struct {
 // DefaultClientConfig returns the defaults: prefix "cuecard", 5 s timeout,
 // 3 attempts, segments up to two minutes, 100 ms chunks.
 func DefaultClientConfig() ClientConfig {
-	return ClientConfig{Prefix: "cuecard", Timeout: 5 * time.Second, MaxAttempts: 3, MaxSegmentMS: 120000,
+	return ClientConfig{Prefix: "cuecard", Timeout: 5 * time.Second, AcceptTimeout: time.Second, MaxAttempts: 3, MaxSegmentMS: 120000,
 		ChunkMS: 100, MaxQueued: 8, BacklogMS: 10000}
 }
 
@@ -53,6 +57,9 @@ func (c ClientConfig) withDefaults() ClientConfig {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = d.Timeout
+	}
+	if c.AcceptTimeout <= 0 {
+		c.AcceptTimeout = d.AcceptTimeout
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = d.MaxAttempts

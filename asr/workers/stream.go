@@ -244,7 +244,7 @@ func (s *cliStream) startAttempt(h *seg, now time.Time) {
 	if st.startBy.IsZero() {
 		st.startBy = now.Add(s.c.cfg.Timeout)
 	}
-	a := &attempt{inbox: nc.NewInbox(), deadline: now.Add(s.c.cfg.Timeout)}
+	a := &attempt{inbox: nc.NewInbox(), deadline: now.Add(min(s.c.cfg.AcceptTimeout, s.c.cfg.Timeout))}
 	sub, err := nc.Subscribe(a.inbox, func(m *nats.Msg) {
 		select {
 		case s.ev <- reply{att: a, m: m}:
@@ -382,8 +382,10 @@ func (s *cliStream) handleTimer(now time.Time) {
 	}
 	h := st.queue[0]
 	if a.feed == "" {
-		st.why = ErrTimeout
-		s.retryStart(h, now)
+		// A worker may have taken it and died before answering: count it
+		// as an attempt, and give the next one a window of its own.
+		st.tries++
+		s.retryAttempt(h, now, ErrTimeout, "no answer to the start")
 		return
 	}
 	s.retryAttempt(h, now, ErrTimeout, fmt.Sprintf("no transcript %s after the end", s.c.cfg.Timeout))

@@ -155,6 +155,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	return err
 }
 
+// probeEvery is how often a segment that receives nothing checks that
+// its client is still there.
+const probeEvery = time.Second
+
 // job is one segment on one decoder.
 type job struct {
 	inbox   string
@@ -250,6 +254,9 @@ func (w *Worker) run(j *job) {
 	}()
 	idle := time.NewTimer(w.cfg.IdleTimeout)
 	defer idle.Stop()
+	probe := time.NewTicker(probeEvery)
+	defer probe.Stop()
+	heard := true
 	for {
 		select {
 		case <-w.stop:
@@ -260,7 +267,15 @@ func (w *Worker) run(j *job) {
 			j.utt.Abort()
 			w.cfg.Log.Warn("segment abandoned by its client", "after", w.cfg.IdleTimeout)
 			return
+		case <-probe.C:
+			// A client that went away without a word (before it even saw
+			// our accept) shows as a no-responders answer to the probe.
+			if !heard {
+				w.answer(j.inbox, newMsg("", j.sub.Subject, kindProbe))
+			}
+			heard = false
 		case m := <-j.in:
+			heard = true
 			idle.Reset(w.cfg.IdleTimeout)
 			if w.handle(j, m) {
 				return
