@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/server"
@@ -64,6 +66,11 @@ type serveMain struct {
 
 	stdout io.Writer
 	log    *slog.Logger
+
+	// natsURL is the NATS server (--nats) that --asr workers reaches the
+	// workers through; nc is the connection.
+	natsURL string
+	nc      *nats.Conn
 
 	db        *store.DB
 	tr        io.Closer
@@ -127,7 +134,9 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.playbook, "playbook", "", "playbook YAML file (default: the built-in playbook)")
 	fs.StringVar(&m.uiDir, "ui-dir", "", "serve the web UI from this directory instead of the embedded copy (UI development)")
 	fs.BoolVar(&m.uiHooks, "ui-test-hooks", false, "let the web UI play the prospect's side from ?test-prospect=URL (end-to-end tests only)")
+	m.asr.withWorkers = true
 	m.asr.register(fs, true, true)
+	m.registerNATS(fs)
 	m.registerNetwork(fs)
 	m.registerLimits(fs)
 	m.sso.register(fs)
@@ -149,7 +158,28 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	if m.oidc, err = m.sso.config(m.publicURL); err != nil {
 		return err
 	}
+	if m.asr.kind == "workers" && m.natsURL == "" {
+		return usagef("--asr workers needs --nats URL")
+	}
 	return m.asr.check(true)
+}
+
+// registerNATS adds --nats.
+func (m *serveMain) registerNATS(fs *flag.FlagSet) {
+	fs.StringVar(&m.natsURL, "nats", "", "NATS server URL, e.g. nats://127.0.0.1:4222 (for --asr workers)")
+}
+
+// openNATS connects to --nats, if given, before the recognizer is opened.
+func (m *serveMain) openNATS() error {
+	if m.natsURL == "" {
+		return nil
+	}
+	var err error
+	if m.nc, err = connectNATS(m.natsURL, "cuecard serve"); err != nil {
+		return err
+	}
+	m.asr.nc = m.nc
+	return nil
 }
 
 // registerNetwork adds the flags of how the server is reached: TLS, the
@@ -236,6 +266,9 @@ func (m *serveMain) Run(ctx context.Context) error {
 	cfg.UI = webui.FS(m.uiDir)
 	if m.uiHooks {
 		cfg.UI = server.WithUITestHooks(cfg.UI)
+	}
+	if err := m.openNATS(); err != nil {
+		return err
 	}
 	tr, trCloser, err := m.asr.open()
 	if err != nil {
@@ -425,6 +458,9 @@ func (m *serveMain) Close() error {
 		if cerr := m.tr.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if m.nc != nil {
+		m.nc.Close()
 	}
 	if m.db != nil {
 		if cerr := m.db.Close(); err == nil {
