@@ -1,0 +1,188 @@
+package workers_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cuecard/cuecard/asr/sphinx"
+	"github.com/cuecard/cuecard/asr/workers"
+	"github.com/cuecard/cuecard/coach"
+	"github.com/cuecard/cuecard/internal/calltest"
+	"github.com/cuecard/cuecard/stream"
+	"github.com/cuecard/cuecard/synth"
+)
+
+// newSphinx is a pool of n embedded decoders, closed when the test ends.
+func newSphinx(tb testing.TB, n int) *sphinx.Recognizer {
+	tb.Helper()
+	calltest.RequireModel(tb)
+	cfg := sphinx.DefaultConfig()
+	cfg.PoolSize = n
+	s, err := sphinx.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// finals analyzes call with tr, waiting for each transcript, and returns
+// the finals as "speaker start-end: text".
+func finals(tb testing.TB, tr stream.Transcriber, call *synth.Result) []string {
+	tb.Helper()
+	cfg := calltest.Config()
+	cfg.AwaitFinals = true
+	got := calltest.Collect(tb, func(emit func(coach.Input) error) error {
+		return stream.AnalyzeFiles(context.Background(), cfg, tr, call.Rep, call.Prospect, emit)
+	})
+	var out []string
+	for _, f := range calltest.Kinds(got, coach.Final) {
+		out = append(out, fmt.Sprintf("%s %d-%d: %s", f.Speaker, f.StartMS, f.EndMS, f.Text))
+	}
+	return out
+}
+
+// TestSphinxThroughWorker analyzes a synthesized call with the embedded
+// recognizer in process and through a worker that runs it: the
+// transcripts are the same, word for word, because each side's segments
+// carry the recognizer's state from one worker to the next.
+func TestSphinxThroughWorker(t *testing.T) {
+	call := calltest.SynthCall(t, calltest.Call, synth.DefaultOptions())
+	p := prefix()
+	startWorker(t, workerConfig(p), newSphinx(t, 2))
+	cl := workers.NewClient(connect(t), clientConfig(p))
+	local := finals(t, newSphinx(t, 2), call)
+	remote := finals(t, cl, call)
+	t.Logf("through the worker: %q", remote)
+	if len(local) < 4 || !slices.Equal(local, remote) {
+		t.Fatalf("in process:\n%q\nthrough the worker:\n%q", local, remote)
+	}
+}
+
+// taping records the audio of every utterance of a Transcriber.
+type taping struct {
+	stream.Transcriber
+	mu   sync.Mutex
+	segs [][]int16
+}
+
+type tapeUtt struct {
+	stream.Utterance
+	t   *taping
+	pcm []int16
+}
+
+func (t *taping) Start(ctx context.Context) (stream.Utterance, error) {
+	u, err := t.Transcriber.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &tapeUtt{Utterance: u, t: t}, nil
+}
+
+func (u *tapeUtt) Write(pcm []int16) error {
+	u.pcm = append(u.pcm, pcm...)
+	return u.Utterance.Write(pcm)
+}
+
+func (u *tapeUtt) Finish() (string, error) {
+	u.t.mu.Lock()
+	u.t.segs = append(u.t.segs, u.pcm)
+	u.t.mu.Unlock()
+	return u.Utterance.Finish()
+}
+
+// segments returns the speech segments a pipeline cuts from call.
+func segments(b *testing.B, call *synth.Result) [][]int16 {
+	b.Helper()
+	tp := &taping{Transcriber: newSphinx(b, 2)}
+	finals(b, tp, call)
+	return tp.segs
+}
+
+// BenchmarkLatency decodes the same speech segments in process and
+// through a worker on this machine, each as fast as it can be, and
+// reports what the worker adds: the p50 and p95 of the per-segment
+// difference (transport, scheduling; the decoding is the same), and the
+// p95 of each way.
+//
+//	go test -run '^$' -bench Latency -benchtime 3x ./asr/workers
+func BenchmarkLatency(b *testing.B) {
+	call := calltest.SynthCall(b, calltest.Call, synth.DefaultOptions())
+	segs := segments(b, call)
+	local := newSphinx(b, 1)
+	p := prefix()
+	startWorker(b, workerConfig(p), newSphinx(b, 1))
+	cl := workers.NewClient(connect(b), clientConfig(p))
+	var extra, in, out []float64
+	for b.Loop() {
+		for _, pcm := range segs {
+			t0 := time.Now()
+			u, err := local.Start(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := u.Write(pcm); err != nil {
+				b.Fatal(err)
+			}
+			want, err := u.Finish()
+			if err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			got, err := cl.Recognize(context.Background(), pcm, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			t2 := time.Now()
+			if got != want {
+				b.Fatalf("through the worker %q, in process %q", got, want)
+			}
+			in = append(in, ms(t1.Sub(t0)))
+			out = append(out, ms(t2.Sub(t1)))
+			extra = append(extra, ms(t2.Sub(t1))-ms(t1.Sub(t0)))
+		}
+	}
+	b.ReportMetric(pct(extra, 50), "extra-p50-ms")
+	b.ReportMetric(pct(extra, 95), "extra-p95-ms")
+	b.ReportMetric(pct(in, 95), "inproc-p95-ms")
+	b.ReportMetric(pct(out, 95), "worker-p95-ms")
+	b.ReportMetric(float64(len(extra))/float64(b.N), "segments/op")
+}
+
+// BenchmarkOverhead is the protocol's cost per segment: a 1 s segment
+// through a worker whose recognizer does no work.
+func BenchmarkOverhead(b *testing.B) {
+	p := prefix()
+	startWorker(b, workerConfig(p), newTestRec("w", 1))
+	cl := workers.NewClient(connect(b), clientConfig(p))
+	pcm := speech(1000, 0)
+	var lat []float64
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := cl.Recognize(context.Background(), pcm, nil); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, ms(time.Since(t0)))
+	}
+	b.ReportMetric(pct(lat, 50), "p50-ms")
+	b.ReportMetric(pct(lat, 95), "p95-ms")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// pct is the q-th percentile of v (nearest rank).
+func pct(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(float64(len(s))*q/100+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
