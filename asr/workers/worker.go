@@ -169,6 +169,7 @@ type job struct {
 	samples int
 	partAt  int
 	part    string
+	said    time.Time // when the job last sent the client something
 }
 
 // handleStart answers a start: accept with a decoder of its own, or busy.
@@ -230,7 +231,7 @@ func (w *Worker) open(inbox string, state []float32) (*job, error) {
 	}
 	// The feed holds the whole segment if the decoder falls behind:
 	// one message per ChunkMS (100 ms) of audio.
-	j := &job{inbox: inbox, utt: u, in: make(chan *nats.Msg, w.cfg.MaxSegmentMS/100+8)}
+	j := &job{inbox: inbox, utt: u, in: make(chan *nats.Msg, w.cfg.MaxSegmentMS/100+8), said: time.Now()}
 	j.sub, err = w.nc.Subscribe(w.nc.NewInbox(), func(m *nats.Msg) {
 		select {
 		case j.in <- m:
@@ -323,10 +324,16 @@ func (w *Worker) handle(j *job, m *nats.Msg) bool {
 		w.finish(j)
 		return true
 	}
+	if time.Since(j.said) >= probeEvery {
+		// Decoding a backlog (a segment replayed on retry): tell the
+		// client we are at it, so that it does not time out.
+		j.said = time.Now()
+		w.answer(j.inbox, newMsg("", j.sub.Subject, kindProbe))
+	}
 	if j.samples-j.partAt >= w.cfg.PartialMS*stream.Rate/1000 {
 		j.partAt = j.samples
 		if h, err := j.utt.Partial(); err == nil && h != "" && h != j.part {
-			j.part = h
+			j.part, j.said = h, time.Now()
 			p := newMsg("", j.sub.Subject, kindPartial)
 			p.Data = []byte(h)
 			w.answer(j.inbox, p)
