@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/cuecard/cuecard/asr/workers"
@@ -255,4 +256,47 @@ func TestCancel(t *testing.T) {
 	}
 	close(rec.hold)
 	waitFor(t, 5*time.Second, "the decoder given back", func() bool { return w.Busy() == 0 && rec.Active() == 0 })
+}
+
+// TestWorkerJoins adds a worker while a segment waits for a free decoder:
+// the segment goes to the newcomer.
+func TestWorkerJoins(t *testing.T) {
+	p := prefix()
+	busy := newTestRec("w1", 1)
+	busy.hold = make(chan struct{})
+	defer close(busy.hold)
+	startWorker(t, workerConfig(p), busy)
+	cfg := clientConfig(p)
+	cfg.Timeout = 10 * time.Second
+	cl := workers.NewClient(connect(t), cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go cl.Recognize(ctx, speech(500, 0), nil)
+	<-busy.started
+	// A plain subscriber sees every start the waiting segment sends.
+	spy := connect(t)
+	starts := make(chan struct{}, 64)
+	if _, err := spy.Subscribe(p+".asr.segment", func(*nats.Msg) {
+		select {
+		case starts <- struct{}{}:
+		default:
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	spy.Flush()
+	errc := make(chan error, 1)
+	var got string
+	go func() {
+		var err error
+		got, err = cl.Recognize(context.Background(), speech(500, 4), nil)
+		errc <- err
+	}()
+	for range 2 {
+		<-starts // asked, answered busy, asking again
+	}
+	startWorker(t, workerConfig(p), newTestRec("w2", 1))
+	if err := <-errc; err != nil || got != transcribe(speech(500, 4))+" (after 0)" {
+		t.Fatalf("got %q, %v", got, err)
+	}
 }

@@ -120,3 +120,59 @@ func TestServeWithWorkers(t *testing.T) {
 		t.Errorf("no cue (events %v)", counts)
 	}
 }
+
+// TestWorkerKilledMidCall kills -9 one of two worker processes in the
+// middle of a call: the segments it was decoding are replayed on the
+// other, transcripts go on, and recognition ends the call healthy.
+func TestWorkerKilledMidCall(t *testing.T) {
+	calltest.RequireModel(t)
+	url := testNATS(t)
+	call := synthCall(t, 60000)
+	bin := buildCuecard(t)
+	prefix := "test" + strings.ToLower(nuid.Next())
+	w1 := startWorkerProc(t, bin, "--nats", url, "--prefix", prefix, "--decoders", "2")
+	startWorkerProc(t, bin, "--nats", url, "--prefix", prefix, "--decoders", "2")
+	srv := startServeProc(t, bin, t.TempDir(), "--asr", "workers", "--nats", url, "--asr-workers-prefix", prefix)
+	cl := &client.Client{BaseURL: srv.url, Token: srv.token}
+	ses, err := cl.CreateSession(context.Background(), client.CreateRequest{Rep: "Ana", Consent: true, ConsentText: "recorded for coaching"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const killAtMS = 20000
+	var (
+		killed  bool
+		after   int // finals of speech that began after the kill
+		last    coach.Event
+		lastASR string
+	)
+	err = cl.Stream(context.Background(), ses.ID, call.Rep, call.Prospect, client.StreamOptions{Speed: 2,
+		OnSent: func(ms int64, _ time.Time) {
+			if ms >= killAtMS && !killed {
+				killed = true
+				w1.Process.Kill()
+			}
+		}}, func(ev coach.Event) {
+		switch ev.Type {
+		case coach.EventTranscript:
+			if ev.Final && ev.StartMS > killAtMS {
+				after++
+			}
+		case coach.EventStatus:
+			lastASR = ev.ASR
+			t.Logf("status at %d ms: %s %s", ev.AtMS, ev.ASR, ev.Reason)
+		}
+		last = ev
+	})
+	if err != nil {
+		t.Fatalf("stream: %v\n%s", err, srv.stderr)
+	}
+	if !killed || last.Type != coach.EventSummary {
+		t.Fatalf("killed %v, last event %s", killed, last.Type)
+	}
+	if after < 3 {
+		t.Errorf("%d final transcripts of speech after the kill, want the rest of the call's", after)
+	}
+	if lastASR == "degraded" {
+		t.Error("recognition still degraded at the end of the call")
+	}
+}
