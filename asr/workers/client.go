@@ -18,10 +18,16 @@ import (
 type ClientConfig struct {
 	// Prefix is the workers' (Config.Prefix).
 	Prefix string
-	// Timeout bounds each wait on workers: for one to take a segment
-	// (busy workers are asked again until then), and for the transcript
-	// after the segment's end.
+	// Timeout bounds each wait on workers: for one to answer at all (no
+	// worker: ErrNoWorkers), and for the transcript after the segment's
+	// end while its worker says nothing (at least two seconds: a worker
+	// says it is at it every second, however slow the decoding; one that
+	// keeps saying so is still given up on after maxWaitFactor times
+	// that).
 	Timeout time.Duration
+	// QueueTimeout bounds how long a segment waits for a free decoder
+	// while every worker answers busy; its audio is kept meanwhile.
+	QueueTimeout time.Duration
 	// AcceptTimeout bounds the wait for a worker's answer to a start (a
 	// live worker answers at once, busy or not); no answer counts as an
 	// attempt.
@@ -46,7 +52,7 @@ type ClientConfig struct {
 // DefaultClientConfig returns the defaults: prefix "cuecard", 5 s timeout,
 // 3 attempts, segments up to two minutes, 100 ms chunks.
 func DefaultClientConfig() ClientConfig {
-	return ClientConfig{Prefix: "cuecard", Timeout: 5 * time.Second, AcceptTimeout: time.Second, MaxAttempts: 3, MaxSegmentMS: 120000,
+	return ClientConfig{Prefix: "cuecard", Timeout: 5 * time.Second, QueueTimeout: 30 * time.Second, AcceptTimeout: time.Second, MaxAttempts: 3, MaxSegmentMS: 120000,
 		ChunkMS: 100, MaxQueued: 8, BacklogMS: 10000}
 }
 
@@ -57,6 +63,9 @@ func (c ClientConfig) withDefaults() ClientConfig {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = d.Timeout
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = d.QueueTimeout
 	}
 	if c.AcceptTimeout <= 0 {
 		c.AcceptTimeout = d.AcceptTimeout

@@ -79,7 +79,9 @@ type testRec struct {
 	started chan string
 	hold    chan struct{}
 	failAt  int
-	id      string
+	// slow makes Finish take that long (a loaded machine).
+	slow time.Duration
+	id   string
 
 	mu     sync.Mutex
 	active int
@@ -148,6 +150,7 @@ func (u *testUtt) Partial() (string, error) { return transcribe(u.pcm), nil }
 
 func (u *testUtt) Finish() (string, error) {
 	defer u.release()
+	time.Sleep(u.r.slow)
 	u.after = []float32{u.from + float32(len(u.pcm))}
 	return fmt.Sprintf("%s (after %d)", transcribe(u.pcm), int(u.from)), nil
 }

@@ -47,7 +47,7 @@ const (
 	kindPartial = "partial"
 	kindFinal   = "final"
 	kindError   = "error"
-	kindProbe   = "probe" // worker to client: still there? (ignored)
+	kindProbe   = "probe" // worker to client: still at it (a heartbeat)
 )
 
 // Error codes of kindError messages: what the client does with them.

@@ -42,6 +42,10 @@ type seg struct {
 	err error
 }
 
+// maxWaitFactor times ClientConfig.Timeout is the longest a transcript is
+// waited for after the end, however often its worker says it is at it.
+const maxWaitFactor = 6
+
 // attempt is one try at a segment, on the worker that accepted it.
 type attempt struct {
 	sub   *nats.Subscription
@@ -51,6 +55,7 @@ type attempt struct {
 	seq     int
 	sent    int // samples published
 	endSent bool
+	endAt   time.Time
 	// deadline is for the answer to the start, then (once the end is sent)
 	// for the transcript; zero while the segment is still spoken.
 	deadline time.Time
@@ -62,7 +67,7 @@ type state struct {
 	queue   []*seg
 	att     *attempt
 	tries   int       // workers that took queue[0]
-	startBy time.Time // queue[0] must find a worker by then
+	asked   time.Time // when queue[0] first asked for a worker (this round)
 	retryAt time.Time // next start after a busy or no-responders answer
 	backoff time.Duration
 	why     error // why the last start failed
@@ -192,7 +197,7 @@ func (s *cliStream) progress(now time.Time) {
 func (s *cliStream) finish(r stream.Result) {
 	st := &s.st
 	st.queue = st.queue[1:]
-	st.tries, st.startBy, st.retryAt, st.backoff, st.why, st.partial = 0, time.Time{}, time.Time{}, 0, nil, ""
+	st.tries, st.asked, st.retryAt, st.backoff, st.why, st.partial = 0, time.Time{}, time.Time{}, 0, nil, ""
 	s.emit(r)
 }
 
@@ -241,8 +246,8 @@ func (s *cliStream) handleInput(in input) {
 // startAttempt asks the queue group for a worker for h.
 func (s *cliStream) startAttempt(h *seg, now time.Time) {
 	st, nc := &s.st, s.c.nc
-	if st.startBy.IsZero() {
-		st.startBy = now.Add(s.c.cfg.Timeout)
+	if st.asked.IsZero() {
+		st.asked = now
 	}
 	a := &attempt{inbox: nc.NewInbox(), deadline: now.Add(min(s.c.cfg.AcceptTimeout, s.c.cfg.Timeout))}
 	sub, err := nc.Subscribe(a.inbox, func(m *nats.Msg) {
@@ -293,8 +298,8 @@ func (s *cliStream) flush(h *seg, now time.Time) {
 		a.seq++
 		a.sent += n
 		if last {
-			a.endSent = true
-			a.deadline = now.Add(s.c.cfg.Timeout)
+			a.endSent, a.endAt = true, now
+			a.deadline = now.Add(s.finalWait())
 		}
 	}
 }
@@ -307,9 +312,12 @@ func (s *cliStream) handleReply(r reply, now time.Time) {
 	}
 	h, m := st.queue[0], r.m
 	if a.endSent {
-		// The worker is alive and working: the transcript may take longer
-		// than Timeout after the end for a long segment replayed on retry.
-		a.deadline = now.Add(s.c.cfg.Timeout)
+		// The worker is alive and at it (a long segment replayed on retry,
+		// a loaded machine): wait on, within reason.
+		a.deadline = now.Add(s.finalWait())
+		if limit := a.endAt.Add(maxWaitFactor * s.finalWait()); limit.Before(a.deadline) {
+			a.deadline = limit
+		}
 	}
 	if isNoResponders(m) {
 		if a.feed == "" {
@@ -352,7 +360,7 @@ func (s *cliStream) handleAccept(h *seg, m *nats.Msg) {
 		s.fail(h, fmt.Errorf("%w: accept without a feed subject", ErrProtocol))
 		return
 	}
-	st.att.feed, st.att.deadline, st.startBy = feed, time.Time{}, time.Time{}
+	st.att.feed, st.att.deadline, st.asked = feed, time.Time{}, time.Time{}
 	st.tries++
 }
 
@@ -388,7 +396,13 @@ func (s *cliStream) handleTimer(now time.Time) {
 		s.retryAttempt(h, now, ErrTimeout, "no answer to the start")
 		return
 	}
-	s.retryAttempt(h, now, ErrTimeout, fmt.Sprintf("no transcript %s after the end", s.c.cfg.Timeout))
+	s.retryAttempt(h, now, ErrTimeout, fmt.Sprintf("no word from the worker for %s after the end", s.finalWait()))
+}
+
+// finalWait is how long the worker of an ended segment may say nothing:
+// Timeout, and at least two of its heartbeats.
+func (s *cliStream) finalWait() time.Duration {
+	return max(s.c.cfg.Timeout, 2*beatEvery)
 }
 
 // retryStart asks again, a little later, for a worker for h, or gives up
@@ -396,8 +410,12 @@ func (s *cliStream) handleTimer(now time.Time) {
 func (s *cliStream) retryStart(h *seg, now time.Time) {
 	st := &s.st
 	s.closeAttempt(false)
-	if now.After(st.startBy) {
-		s.fail(h, fmt.Errorf("%w: none took the segment on %s within %s", st.why, segmentSubject(s.c.cfg.Prefix), s.c.cfg.Timeout))
+	limit := s.c.cfg.Timeout
+	if st.why == ErrBusy {
+		limit = s.c.cfg.QueueTimeout
+	}
+	if now.Sub(st.asked) > limit {
+		s.fail(h, fmt.Errorf("%w: none took the segment on %s within %s", st.why, segmentSubject(s.c.cfg.Prefix), limit))
 		return
 	}
 	st.backoff = min(max(2*st.backoff, 2*time.Millisecond), 100*time.Millisecond)
@@ -413,7 +431,7 @@ func (s *cliStream) retryAttempt(h *seg, now time.Time, why error, text string) 
 		s.fail(h, fmt.Errorf("%w: %s (%d attempts)", why, text, st.tries))
 		return
 	}
-	st.why, st.startBy, st.retryAt, st.backoff = why, time.Time{}, now, 0
+	st.why, st.asked, st.retryAt, st.backoff = why, time.Time{}, now, 0
 }
 
 // closeAttempt drops the current attempt; cancel tells its worker.

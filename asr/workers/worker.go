@@ -89,10 +89,13 @@ type Worker struct {
 	slots chan struct{}
 	stop  chan struct{}
 
-	// mu guards stopping and the WaitGroup's Add against Run's Wait.
+	// mu guards stopping, the WaitGroup's Add against Run's Wait, and
+	// live, the segments being decoded (for the heartbeat).
 	mu       sync.Mutex
 	stopping bool
+	live     map[*job]struct{}
 	jobs     sync.WaitGroup
+	beat     sync.WaitGroup
 	busy     atomic.Int32
 }
 
@@ -112,7 +115,8 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg Config, tr stream.Transcriber
 // Worker owns; Run must be called to stop them.
 func Listen(nc *nats.Conn, cfg Config, tr stream.Transcriber) (*Worker, error) {
 	cfg = cfg.withDefaults(tr)
-	w := &Worker{nc: nc, cfg: cfg, tr: tr, slots: make(chan struct{}, cfg.Decoders), stop: make(chan struct{})}
+	w := &Worker{nc: nc, cfg: cfg, tr: tr, slots: make(chan struct{}, cfg.Decoders), stop: make(chan struct{}),
+		live: map[*job]struct{}{}}
 	sub, err := nc.QueueSubscribe(segmentSubject(cfg.Prefix), queueGroup(cfg.Prefix), w.handleStart)
 	if err != nil {
 		return nil, fmt.Errorf("workers: subscribe: %w", err)
@@ -122,7 +126,31 @@ func Listen(nc *nats.Conn, cfg Config, tr stream.Transcriber) (*Worker, error) {
 		sub.Unsubscribe()
 		return nil, fmt.Errorf("workers: subscribe: %w", err)
 	}
+	w.beat.Go(w.heartbeat)
 	return w, nil
+}
+
+// heartbeat tells the client of every segment being decoded, every
+// beatEvery until Run stops, that its worker is at it.
+func (w *Worker) heartbeat() {
+	t := time.NewTicker(beatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		inboxes := make([][2]string, 0, len(w.live))
+		for j := range w.live {
+			inboxes = append(inboxes, [2]string{j.inbox, j.sub.Subject})
+		}
+		w.mu.Unlock()
+		for _, in := range inboxes {
+			w.answer(in[0], newMsg("", in[1], kindProbe))
+		}
+	}
 }
 
 // ID returns the worker's name.
@@ -152,12 +180,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	close(w.stop)
 	w.mu.Unlock()
 	w.jobs.Wait()
+	w.beat.Wait()
 	return err
 }
 
-// probeEvery is how often a segment that receives nothing checks that
-// its client is still there.
-const probeEvery = time.Second
+// beatEvery is how often a worker tells the client of each segment it
+// holds that it is still at it (the client then waits on, however slow
+// the decoding), and learns from a no-responders answer that a client
+// went away without a word.
+const beatEvery = time.Second
 
 // job is one segment on one decoder.
 type job struct {
@@ -169,7 +200,6 @@ type job struct {
 	samples int
 	partAt  int
 	part    string
-	said    time.Time // when the job last sent the client something
 }
 
 // handleStart answers a start: accept with a decoder of its own, or busy.
@@ -209,6 +239,7 @@ func (w *Worker) handleStart(m *nats.Msg) {
 		return
 	}
 	w.busy.Add(1)
+	w.live[j] = struct{}{}
 	w.jobs.Go(func() { w.run(j) })
 	w.mu.Unlock()
 	// reply=feed: if the client is gone by now, the server tells the job.
@@ -231,7 +262,7 @@ func (w *Worker) open(inbox string, state []float32) (*job, error) {
 	}
 	// The feed holds the whole segment if the decoder falls behind:
 	// one message per ChunkMS (100 ms) of audio.
-	j := &job{inbox: inbox, utt: u, in: make(chan *nats.Msg, w.cfg.MaxSegmentMS/100+8), said: time.Now()}
+	j := &job{inbox: inbox, utt: u, in: make(chan *nats.Msg, w.cfg.MaxSegmentMS/100+8)}
 	j.sub, err = w.nc.Subscribe(w.nc.NewInbox(), func(m *nats.Msg) {
 		select {
 		case j.in <- m:
@@ -250,14 +281,14 @@ func (w *Worker) open(inbox string, state []float32) (*job, error) {
 func (w *Worker) run(j *job) {
 	defer func() {
 		j.sub.Unsubscribe()
+		w.mu.Lock()
+		delete(w.live, j)
+		w.mu.Unlock()
 		w.busy.Add(-1)
 		<-w.slots
 	}()
 	idle := time.NewTimer(w.cfg.IdleTimeout)
 	defer idle.Stop()
-	probe := time.NewTicker(probeEvery)
-	defer probe.Stop()
-	heard := true
 	for {
 		select {
 		case <-w.stop:
@@ -268,15 +299,7 @@ func (w *Worker) run(j *job) {
 			j.utt.Abort()
 			w.cfg.Log.Warn("segment abandoned by its client", "after", w.cfg.IdleTimeout)
 			return
-		case <-probe.C:
-			// A client that went away without a word (before it even saw
-			// our accept) shows as a no-responders answer to the probe.
-			if !heard {
-				w.answer(j.inbox, newMsg("", j.sub.Subject, kindProbe))
-			}
-			heard = false
 		case m := <-j.in:
-			heard = true
 			idle.Reset(w.cfg.IdleTimeout)
 			if w.handle(j, m) {
 				return
@@ -324,16 +347,10 @@ func (w *Worker) handle(j *job, m *nats.Msg) bool {
 		w.finish(j)
 		return true
 	}
-	if time.Since(j.said) >= probeEvery {
-		// Decoding a backlog (a segment replayed on retry): tell the
-		// client we are at it, so that it does not time out.
-		j.said = time.Now()
-		w.answer(j.inbox, newMsg("", j.sub.Subject, kindProbe))
-	}
 	if j.samples-j.partAt >= w.cfg.PartialMS*stream.Rate/1000 {
 		j.partAt = j.samples
 		if h, err := j.utt.Partial(); err == nil && h != "" && h != j.part {
-			j.part, j.said = h, time.Now()
+			j.part = h
 			p := newMsg("", j.sub.Subject, kindPartial)
 			p.Data = []byte(h)
 			w.answer(j.inbox, p)

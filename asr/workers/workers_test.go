@@ -177,7 +177,7 @@ func TestFailures(t *testing.T) {
 		defer close(rec.hold)
 		startWorker(t, workerConfig(p), rec)
 		cfg := clientConfig(p)
-		cfg.Timeout = 300 * time.Millisecond
+		cfg.QueueTimeout = 300 * time.Millisecond
 		cl := workers.NewClient(connect(t), cfg)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -212,6 +212,18 @@ func TestFailures(t *testing.T) {
 		}
 		if rec.Active() != 0 {
 			t.Fatal("decoder not given back")
+		}
+	})
+	t.Run("slow decoder waited for", func(t *testing.T) {
+		p := prefix()
+		rec := newTestRec("w1", 1)
+		rec.slow = 1500 * time.Millisecond
+		startWorker(t, workerConfig(p), rec)
+		cfg := clientConfig(p)
+		cfg.Timeout = 500 * time.Millisecond
+		got, err := workers.NewClient(connect(t), cfg).Recognize(context.Background(), speech(500, 0), nil)
+		if err != nil || len(rec.started) != 1 {
+			t.Fatalf("%q, %v after %d attempts: a worker that says it is at it must be waited for", got, err, len(rec.started))
 		}
 	})
 	t.Run("decoder error", func(t *testing.T) {
