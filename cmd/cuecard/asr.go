@@ -8,6 +8,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/cuecard/cuecard/asr/workers"
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/llm"
 	"github.com/cuecard/cuecard/remote"
@@ -31,12 +34,21 @@ type asrFlags struct {
 	// oneCall: only one call at a time (analyze, eval), so two
 	// recognizers (one per side) are enough unless --sphinx-pool says more.
 	oneCall bool
+	// withWorkers offers --asr workers (serve); nc is then the NATS
+	// connection the workers are reached through.
+	withWorkers   bool
+	workersPrefix string
+	nc            *nats.Conn
 }
 
 // register adds the flags; the language model (--llm) is for live
 // sessions only.
 func (f *asrFlags) register(fs *flag.FlagSet, allowNone, withLLM bool) {
 	kinds := "embedded (PocketSphinx, offline), openai (an OpenAI-compatible /audio/transcriptions service) or openai-realtime (the Realtime transcription WebSocket)"
+	if f.withWorkers {
+		kinds += ", workers (the embedded recognizer on `cuecard worker` processes, through --nats)"
+		fs.StringVar(&f.workersPrefix, "asr-workers-prefix", workers.DefaultClientConfig().Prefix, "--asr workers: the workers' --prefix")
+	}
 	if allowNone {
 		kinds += ", or none (talk metrics and time-based cues only)"
 	}
@@ -58,6 +70,10 @@ func (f *asrFlags) register(fs *flag.FlagSet, allowNone, withLLM bool) {
 func (f *asrFlags) check(allowNone bool) error {
 	switch f.kind {
 	case "embedded", "openai", "openai-realtime":
+	case "workers":
+		if !f.withWorkers {
+			return usagef("--asr workers is for serve only")
+		}
 	case "none":
 		if !allowNone {
 			return usagef("--asr none is not available here")
@@ -80,6 +96,13 @@ func (f *asrFlags) open() (stream.Transcriber, io.Closer, error) {
 	switch f.kind {
 	case "none":
 		return nil, nopCloser{}, nil
+	case "workers":
+		if f.nc == nil {
+			return nil, nil, usagef("--asr workers needs --nats URL")
+		}
+		cfg := workers.DefaultClientConfig()
+		cfg.Prefix = f.workersPrefix
+		return workers.NewClient(f.nc, cfg), nopCloser{}, nil
 	case "openai":
 		cfg := remote.DefaultOpenAIConfig()
 		model := f.model

@@ -22,7 +22,9 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := newFlags("bench", stderr)
 	callPath := fs.String("call", "examples/demo-call.jsonl", "transcript of the call to synthesize and stream")
 	levels := fs.String("calls", "1,4", "comma-separated numbers of concurrent calls to run, in turn")
-	asr := fs.String("asr", "embedded", "the server's speech recognition: embedded or none")
+	asr := fs.String("asr", "embedded", "the server's speech recognition: embedded, none, or workers (cuecard worker processes through --nats)")
+	var wf benchWorkerFlags
+	wf.register(fs)
 	stagger := fs.Duration("stagger", 10*time.Second, "spread the starts of concurrent calls over this long")
 	audioDir := fs.String("audio-dir", "", "keep the synthesized call here between runs (default: a temporary directory)")
 	repeat := fs.Int("repeat", 1, "play the call this many times back to back in each session")
@@ -37,8 +39,8 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		ns = append(ns, n)
 	}
-	if *asr != "embedded" && *asr != "none" {
-		return usagef("--asr must be embedded or none")
+	if err := wf.check(*asr); err != nil {
+		return err
 	}
 	lines, err := readLines(*callPath)
 	if err != nil {
@@ -71,7 +73,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer os.RemoveAll(data)
 	fmt.Fprintf(stdout, "call %s: %.0f s; server --asr %s\n", *callPath, float64(call.DurationMS())/1000, *asr)
 	for _, n := range ns {
-		if err := benchLevel(ctx, stdout, exe, filepath.Join(data, strconv.Itoa(n)), *asr, call, n, *stagger); err != nil {
+		if err := benchLevel(ctx, stdout, exe, filepath.Join(data, strconv.Itoa(n)), *asr, call, n, *stagger, wf); err != nil {
 			return err
 		}
 	}
@@ -80,14 +82,20 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 // benchLevel runs n concurrent calls against a fresh child server and
 // reports what they measured.
-func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, call *bench.Call, n int, stagger time.Duration) error {
+func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, call *bench.Call, n int, stagger time.Duration, wf benchWorkerFlags) error {
 	tok, err := createToken(ctx, storeFlags{dataDir: data}, tokenSpec{email: "bench@localhost.invalid", role: auth.RoleAdmin,
 		scopes: auth.RoleScopes(auth.RoleAdmin), name: "bench"}, io.Discard)
 	if err != nil {
 		return err
 	}
-	srv, err := bench.StartServer(ctx, exe, "--data", data, "--asr", asr, "--webrtc-udp-port", "-1",
-		"--max-live", "0", "--max-live-per-user", "0", "--session-rate", "0")
+	args := []string{"--data", data, "--asr", asr, "--webrtc-udp-port", "-1",
+		"--max-live", "0", "--max-live-per-user", "0", "--session-rate", "0"}
+	wk, args, err := wf.start(ctx, exe, asr, args)
+	if err != nil {
+		return err
+	}
+	defer wk.stop()
+	srv, err := bench.StartServer(ctx, exe, args...)
 	if err != nil {
 		return err
 	}
@@ -118,8 +126,9 @@ func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, ca
 			}
 		}
 	})
-	began := time.Now()
+	began, wcpu := time.Now(), wk.cpu()
 	r := bench.Run(ctx, srv.URL, tok, call, n, stagger)
+	wcpu = wk.cpu() - wcpu
 	wall := time.Since(began)
 	stop()
 	wg.Wait()
@@ -135,6 +144,7 @@ func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, ca
 		cpu.Seconds()/audio.Seconds(), 100*cpu.Seconds()/audio.Seconds(), before.RSS>>20, after.Peak>>20,
 		float64(after.Peak-before.RSS)/float64(n)/(1<<20), before.Goroutines, peak.Goroutines,
 		float64(peak.Goroutines-before.Goroutines)/float64(n), after.Dropped-before.Dropped, wall.Seconds())
+	wk.report(stdout, wcpu, audio)
 	return nil
 }
 

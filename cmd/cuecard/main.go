@@ -51,6 +51,7 @@ func commands() map[string]command {
 		"token":      {"make an API token (and its user if missing) in a data directory: token create", runToken},
 		"synth":      {"speak a transcript with two voices into WAV files (a test or demo call)", runSynth},
 		"train":      {"learn the coach's signal model from a labelled corpus, with cross-validated figures", runTrain},
+		"worker":     {"decode speech for servers started with --asr workers, through NATS: worker --nats URL", runWorker},
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/cuecard/cuecard/asr/sphinx"
 	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/server"
@@ -65,6 +67,10 @@ type serveMain struct {
 
 	stdout io.Writer
 	log    *slog.Logger
+
+	// nc is the connection to --nats that --asr workers reaches the
+	// workers through.
+	nc *nats.Conn
 
 	db        *store.DB
 	tr        io.Closer
@@ -128,6 +134,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.playbook, "playbook", "", "playbook YAML file (default: the built-in playbook)")
 	fs.StringVar(&m.uiDir, "ui-dir", "", "serve the web UI from this directory instead of the embedded copy (UI development)")
 	fs.BoolVar(&m.uiHooks, "ui-test-hooks", false, "let the web UI play the prospect's side from ?test-prospect=URL (end-to-end tests only)")
+	m.asr.withWorkers = true
 	m.asr.register(fs, true, true)
 	m.registerNetwork(fs)
 	m.registerLimits(fs)
@@ -154,7 +161,25 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	if err := m.cluster.check(); err != nil {
 		return err
 	}
+	if m.asr.kind == "workers" && m.cluster.natsURL == "" {
+		return usagef("--asr workers needs --nats URL")
+	}
 	return m.asr.check(true)
+}
+
+// openNATS connects to --nats for --asr workers, before the recognizer is
+// opened. The workers' traffic has a connection of its own, apart from
+// the cluster's events.
+func (m *serveMain) openNATS() error {
+	if m.asr.kind != "workers" {
+		return nil
+	}
+	var err error
+	if m.nc, err = connectNATS(m.cluster.natsURL, "cuecard serve"); err != nil {
+		return err
+	}
+	m.asr.nc = m.nc
+	return nil
 }
 
 // registerNetwork adds the flags of how the server is reached: TLS, the
@@ -241,6 +266,9 @@ func (m *serveMain) Run(ctx context.Context) error {
 	cfg.UI = webui.FS(m.uiDir)
 	if m.uiHooks {
 		cfg.UI = server.WithUITestHooks(cfg.UI)
+	}
+	if err := m.openNATS(); err != nil {
+		return err
 	}
 	tr, trCloser, err := m.asr.open()
 	if err != nil {
@@ -434,6 +462,9 @@ func (m *serveMain) Close() error {
 		if cerr := m.tr.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if m.nc != nil {
+		m.nc.Close()
 	}
 	if m.db != nil {
 		if cerr := m.db.Close(); err == nil {
