@@ -333,3 +333,26 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// TestReadAtEnd: a ReadAt that fills its buffer up to the object's end
+// returns no error, on every engine (seal.Reader relies on it).
+func TestReadAtEnd(t *testing.T) {
+	for name, mk := range engines() {
+		t.Run(name, func(t *testing.T) {
+			st := mk(t)
+			put(t, st, "k", []byte("0123456789"), 10)
+			o, err := st.Open(context.Background(), "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			buf := make([]byte, 4)
+			if n, err := o.ReadAt(buf, 6); n != 4 || err != nil || string(buf) != "6789" {
+				t.Fatalf("ReadAt to the end: %d %v %q", n, err, buf)
+			}
+			if n, err := o.ReadAt(buf, 8); n != 2 || !errors.Is(err, io.EOF) {
+				t.Fatalf("ReadAt past the end: %d %v", n, err)
+			}
+		})
+	}
+}

@@ -161,6 +161,17 @@ type s3Object struct {
 
 func (o *s3Object) Info() Info { return o.info }
 
+// ReadAt reads len(p) bytes at off. A read that fills p ends without
+// error even at the object's end, as os.File does (minio returns io.EOF
+// there, which readers expecting a file take for truncation).
+func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
+	n, err := o.Object.ReadAt(p, off)
+	if n == len(p) && errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return n, err
+}
+
 // Stat implements Store.
 func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err := CheckKey(key); err != nil {

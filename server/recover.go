@@ -64,7 +64,7 @@ func (s *Server) recoverSession(ctx context.Context, ses store.Session) error {
 // it returns the length of the longest in ms. Failures are logged: a
 // recording that cannot be repaired does not keep the session from ending.
 func (s *Server) recoverRecordings(ctx context.Context, id string) int64 {
-	var endMS int64
+	endMS := s.recoverSegments(ctx, id)
 	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
 		for _, kind := range []struct{ ext, contentType string }{{"wav", "audio/wav"}, {"ogg", "audio/ogg"}} {
 			p, err := s.st.RecordingPath(id, sp, kind.ext)

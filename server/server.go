@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/auth"
+	"github.com/cuecard/cuecard/blob"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/store"
@@ -132,6 +134,18 @@ type Config struct {
 	// with its current key (see package seal); its older keys still open
 	// the recordings sealed with them. Nil keeps recordings in the clear.
 	RecordingKeys *seal.Keyring
+	// Recordings, when set, keeps recordings where every node reads them
+	// (a shared directory or S3, see package blob): a live recording is
+	// uploaded in segments of SegmentInterval as the call goes on, the
+	// final one (sealed with RecordingKeys) replaces them and the local
+	// file. Nil keeps recordings under the data directory only.
+	Recordings blob.Store
+	// SegmentInterval is how much audio a node's death may lose with
+	// Recordings (the open segment).
+	SegmentInterval time.Duration
+	// NodeID names this node in the keys of the segments it records; it
+	// must stay the same across restarts. Empty is the host name.
+	NodeID string
 	// ReadTimeout bounds reading one request (uploads get
 	// UploadReadTimeout; WebSockets keep their own deadlines), IdleTimeout
 	// an idle keep-alive connection.
@@ -239,6 +253,12 @@ type Server struct {
 // withDefaults returns c with its zero fields set to the defaults.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
+	if c.SegmentInterval <= 0 {
+		c.SegmentInterval = 10 * time.Second
+	}
+	if c.NodeID == "" {
+		c.NodeID, _ = os.Hostname()
+	}
 	if c.InactivityTimeout <= 0 {
 		c.InactivityTimeout = d.InactivityTimeout
 	}
