@@ -196,9 +196,9 @@ func TestRecordingFromSegments(t *testing.T) {
 	pre := "recordings/" + ses.ID + "/rep/seg-"
 	half := append(pcmSegment(8000, 0.125), pcmSegment(8000, -0.25)...)
 	for key, data := range map[string][]byte{
-		pre + "000000000000-node_a.pcm": pcmSegment(16000, 0.25),
-		pre + "000000002000-node_a.pcm": pcmSegment(16000, 0.5),
-		pre + "000000002500-node_b.pcm": half,
+		pre + "000000000000-node_a.pcm":                                  pcmSegment(16000, 0.25),
+		pre + "000000002000-node_a.pcm":                                  pcmSegment(16000, 0.5),
+		pre + "000000002500-node_b.pcm":                                  half,
 		"recordings/" + ses.ID + "/prospect/seg-000000000000-node_a.pcm": pcmSegment(4000, 0.75),
 	} {
 		if err := objs.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
