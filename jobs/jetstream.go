@@ -218,6 +218,9 @@ func (q *JetStream) withHeartbeat(ctx context.Context, msg jetstream.Msg, f func
 	return f()
 }
 
+// Durable implements Queue: jobs are stored by the NATS server.
+func (q *JetStream) Durable() bool { return true }
+
 // Close implements Queue. Running handlers see their context end; their
 // jobs go to another node (or this one, restarted) after AckWait.
 func (q *JetStream) Close() error {

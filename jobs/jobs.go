@@ -36,6 +36,9 @@ type Queue interface {
 	// Enqueue stores a job and returns its id once it is durable (for
 	// Local: queued in memory). It does not wait for the job to run.
 	Enqueue(ctx context.Context, kind string, payload []byte) (string, error)
+	// Durable reports whether queued jobs survive this process (JetStream)
+	// or must be enqueued again by their owner after a restart (Local).
+	Durable() bool
 	// Close stops taking jobs, cancels running handlers and waits for
 	// the workers. Jobs not acknowledged run again later (JetStream) or
 	// are recovered by their owner at the next start (Local).

@@ -133,6 +133,9 @@ func (l *Local) dead(j Job, err error) {
 	}
 }
 
+// Durable implements Queue: Local's jobs die with the process.
+func (l *Local) Durable() bool { return false }
+
 // Close implements Queue. Jobs still waiting are dropped.
 func (l *Local) Close() error {
 	l.mu.Lock()

@@ -320,7 +320,7 @@ func (s *Server) deleteObjects(ctx context.Context, prefix string) error {
 // from the blob store (erasure, retention, a failed upload). Without a
 // blob store it does nothing. A failure is logged and returned.
 func (s *Server) deleteRecordingObjects(ctx context.Context, id string) error {
-	if s.cfg.Recordings == nil || id == "" || strings.ContainsAny(id, "/.") {
+	if s.cfg.Recordings == nil || !validSessionID(id) {
 		return nil
 	}
 	err := s.deleteObjects(ctx, "recordings/"+id+"/")

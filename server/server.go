@@ -143,6 +143,11 @@ type Config struct {
 	// SegmentInterval is how much audio a node's death may lose with
 	// Recordings (the open segment).
 	SegmentInterval time.Duration
+	// Jobs, when set, runs uploads' analyses as jobs (package jobs) that
+	// any node sharing the queue may run; with Recordings their inputs go
+	// through the blob store. Nil runs them on goroutines of the node
+	// that accepted them, as jobs of no queue.
+	Jobs JobQueue
 	// NodeID names this node in the keys of the segments it records; it
 	// must stay the same across restarts. Empty is the host name.
 	NodeID string
@@ -355,6 +360,7 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 	if cfg.WebRTC != nil {
 		cfg.WebRTC.registerMetrics(s)
 	}
+	s.registerJobs()
 	s.handler = s.routes()
 	return s
 }
