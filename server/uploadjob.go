@@ -71,8 +71,11 @@ func (s *Server) enqueueUpload(ctx context.Context, id string, paths [2]string, 
 	if err != nil {
 		return err
 	}
-	_, err = s.cfg.Jobs.Enqueue(ctx, jobUpload, payload)
-	return err
+	if _, err := s.cfg.Jobs.Enqueue(ctx, jobUpload, payload); err != nil {
+		s.deleteUploadInputs(context.WithoutCancel(ctx), id)
+		return fmt.Errorf("queue upload analysis: %w", err)
+	}
+	return nil
 }
 
 // runUploadJob analyzes one upload, on whichever node took the job. It is
