@@ -406,7 +406,7 @@ func (ls *liveSession) record(sp coach.Speaker, pcm []float32) error {
 	if ls.srcRecorded {
 		return nil
 	}
-	if ls.segs == nil {
+	if ls.segs == nil && ls.srv.cfg.Recordings != nil {
 		ls.segs = ls.srv.newSegmenterFor(ls.id, ls.srv.log.With("session", ls.id))
 	}
 	if ls.segs != nil {
