@@ -416,26 +416,42 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	if o, err := s.openRecordingObject(r.Context(), rec); err == nil {
+		defer o.Close()
+		s.serveRecording(w, r, rec, o, o.Info().Size, o.Info().ModTime)
+		return
+	}
 	f, err := os.Open(rec.Path)
 	if err != nil {
 		s.httpError(w, r, fmt.Errorf("%w: recording file missing", store.ErrNotFound))
 		return
 	}
 	defer f.Close()
-	if r.Header.Get("Range") == "" || strings.HasPrefix(r.Header.Get("Range"), "bytes=0-") {
-		s.audit(r, "recording.download", rec.SessionID, map[string]any{"speaker": string(sp)})
-	}
-	if strings.HasSuffix(rec.Path, sealedExt) {
-		s.serveSealed(w, r, rec, f)
-		return
-	}
 	st, err := f.Stat()
 	if err != nil {
 		s.httpError(w, r, err)
 		return
 	}
+	s.serveRecording(w, r, rec, f, st.Size(), st.ModTime())
+}
+
+// serveRecording serves rec's bytes from f (a local file or a blob
+// store's object), decrypting a sealed one, with Range support.
+func (s *Server) serveRecording(w http.ResponseWriter, r *http.Request, rec store.Recording, f io.ReadSeeker, size int64, mod time.Time) {
+	if r.Header.Get("Range") == "" || strings.HasPrefix(r.Header.Get("Range"), "bytes=0-") {
+		s.audit(r, "recording.download", rec.SessionID, map[string]any{"speaker": string(rec.Speaker)})
+	}
+	if strings.HasSuffix(rec.Path, sealedExt) {
+		ra, ok := f.(io.ReaderAt)
+		if !ok {
+			s.httpError(w, r, errors.New("recording cannot be read at an offset"))
+			return
+		}
+		s.serveSealed(w, r, rec, ra, size, mod)
+		return
+	}
 	w.Header().Set("Content-Type", rec.ContentType)
-	http.ServeContent(w, r, filepath.Base(rec.Path), st.ModTime(), f)
+	http.ServeContent(w, r, filepath.Base(rec.Path), mod, f)
 }
 
 func (s *Server) handleComments(w http.ResponseWriter, r *http.Request) {

@@ -111,7 +111,10 @@ func (s *Server) erase(ctx context.Context, id string) error {
 	if live {
 		return ErrLive
 	}
-	return s.cd.EraseSession(ctx, id)
+	if err := s.cd.EraseSession(ctx, id); err != nil {
+		return err
+	}
+	return s.deleteRecordingObjects(ctx, id)
 }
 
 // handleEraseUser erases every session a user owns (a request to erase a

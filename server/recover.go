@@ -64,7 +64,7 @@ func (s *Server) recoverSession(ctx context.Context, ses store.Session) error {
 // it returns the length of the longest in ms. Failures are logged: a
 // recording that cannot be repaired does not keep the session from ending.
 func (s *Server) recoverRecordings(ctx context.Context, id string) int64 {
-	var endMS int64
+	endMS := s.recoverSegments(ctx, id)
 	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
 		for _, kind := range []struct{ ext, contentType string }{{"wav", "audio/wav"}, {"ogg", "audio/ogg"}} {
 			p, err := s.st.RecordingPath(id, sp, kind.ext)
@@ -147,6 +147,9 @@ func (s *Server) recoverUploads(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("remove temporary upload files: %w", err)
 		}
 	}
+	if s.cfg.Jobs != nil && s.cfg.Jobs.Durable() {
+		return 0, nil // their jobs are in the queue, for any node
+	}
 	us, err := rs.Uploads(ctx, store.UploadAnalyzing)
 	if err != nil {
 		return 0, err
@@ -168,7 +171,12 @@ func (s *Server) recoverUploads(ctx context.Context) (int, error) {
 		}
 		if ok {
 			id, total := u.ID, u.TotalMS
-			if err := s.spawn(func() { s.analyzeUpload(s.base, rs, id, paths, total) }); err != nil {
+			if s.cfg.Jobs != nil {
+				err = s.enqueueUpload(ctx, id, paths, total)
+			} else {
+				err = s.spawn(func() { s.analyzeUpload(s.base, rs, id, paths, total) })
+			}
+			if err != nil {
 				return n, err
 			}
 			n++

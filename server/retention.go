@@ -68,6 +68,11 @@ func (s *Server) RunRetention(ctx context.Context, dryRun bool) (RetentionReport
 			}
 			continue
 		}
+		if it.What == store.PurgeRecordings {
+			if err := s.deleteRecordingObjects(ctx, it.SessionID); err != nil {
+				rep.Errors = append(rep.Errors, it.SessionID+": "+err.Error())
+			}
+		}
 		rep.Removed++
 		s.appendAudit(ctx, store.AuditEntry{Actor: "retention", Action: "retention." + it.What, Target: it.SessionID,
 			Detail: jsonDetail(map[string]any{"team": it.Team, "keep_days": it.KeepDays})})

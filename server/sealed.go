@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/seal"
@@ -29,7 +31,27 @@ const sealedExt = ".enc"
 // Sealing holds sealMu, an exception to "no I/O under a lock": it is
 // rare (once per side and call) and the lock keeps a WebRTC peer and its
 // session's end from sealing one file twice at once.
+//
+// With Config.Recordings a final recording is then published to the blob
+// store (see publishRecording), after its segments from other nodes, if
+// any, were merged into the local WAV (see mergeSegments).
 func (s *Server) finalizeRecording(ctx context.Context, id string, sp coach.Speaker, path, contentType string, final bool) error {
+	if !final || s.cfg.Recordings == nil {
+		return s.sealRecording(ctx, id, sp, path, contentType, final)
+	}
+	if contentType == "audio/wav" {
+		if err := s.mergeSegments(ctx, id, sp, path); err != nil {
+			s.log.Error("merge recording segments", "session", id, "speaker", sp.String(), "err", err)
+		}
+	}
+	if err := s.sealRecording(ctx, id, sp, path, contentType, final); err != nil {
+		return err
+	}
+	return s.publishRecording(ctx, id, sp)
+}
+
+// sealRecording is finalizeRecording without the blob store.
+func (s *Server) sealRecording(ctx context.Context, id string, sp coach.Speaker, path, contentType string, final bool) error {
 	if s.cfg.RecordingKeys == nil {
 		return s.st.AddRecording(ctx, id, sp, path, contentType)
 	}
@@ -67,13 +89,8 @@ func sealFile(path string, k *seal.Key) (string, error) {
 // serveSealed serves the sealed recording rec, decrypted chunk by chunk
 // so that Range requests work. A missing key or a damaged file is a 500
 // naming the key or the damage, logged, never undecryptable bytes.
-func (s *Server) serveSealed(w http.ResponseWriter, r *http.Request, rec store.Recording, f *os.File) {
-	st, err := f.Stat()
-	if err != nil {
-		s.httpError(w, r, err)
-		return
-	}
-	sr, err := seal.NewReader(f, st.Size(), s.cfg.RecordingKeys)
+func (s *Server) serveSealed(w http.ResponseWriter, r *http.Request, rec store.Recording, f io.ReaderAt, size int64, mod time.Time) {
+	sr, err := seal.NewReader(f, size, s.cfg.RecordingKeys)
 	var ke *seal.KeyError
 	switch {
 	case errors.As(err, &ke):
@@ -88,5 +105,5 @@ func (s *Server) serveSealed(w http.ResponseWriter, r *http.Request, rec store.R
 		return
 	}
 	w.Header().Set("Content-Type", rec.ContentType)
-	http.ServeContent(w, r, strings.TrimSuffix(filepath.Base(rec.Path), sealedExt), st.ModTime(), sr)
+	http.ServeContent(w, r, strings.TrimSuffix(filepath.Base(rec.Path), sealedExt), mod, sr)
 }

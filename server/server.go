@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/cuecard/cuecard/audio/soxr"
 	"github.com/cuecard/cuecard/auth"
+	"github.com/cuecard/cuecard/blob"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/seal"
 	"github.com/cuecard/cuecard/store"
@@ -133,6 +135,23 @@ type Config struct {
 	// with its current key (see package seal); its older keys still open
 	// the recordings sealed with them. Nil keeps recordings in the clear.
 	RecordingKeys *seal.Keyring
+	// Recordings, when set, keeps recordings where every node reads them
+	// (a shared directory or S3, see package blob): a live recording is
+	// uploaded in segments of SegmentInterval as the call goes on, the
+	// final one (sealed with RecordingKeys) replaces them and the local
+	// file. Nil keeps recordings under the data directory only.
+	Recordings blob.Store
+	// SegmentInterval is how much audio a node's death may lose with
+	// Recordings (the open segment).
+	SegmentInterval time.Duration
+	// Jobs, when set, runs uploads' analyses as jobs (package jobs) that
+	// any node sharing the queue may run; with Recordings their inputs go
+	// through the blob store. Nil runs them on goroutines of the node
+	// that accepted them, as jobs of no queue.
+	Jobs JobQueue
+	// NodeID names this node in the keys of the segments it records; it
+	// must stay the same across restarts. Empty is the host name.
+	NodeID string
 	// ReadTimeout bounds reading one request (uploads get
 	// UploadReadTimeout; WebSockets keep their own deadlines), IdleTimeout
 	// an idle keep-alive connection.
@@ -251,6 +270,12 @@ type Server struct {
 // withDefaults returns c with its zero fields set to the defaults.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
+	if c.SegmentInterval <= 0 {
+		c.SegmentInterval = 10 * time.Second
+	}
+	if c.NodeID == "" {
+		c.NodeID, _ = os.Hostname()
+	}
 	if c.InactivityTimeout <= 0 {
 		c.InactivityTimeout = d.InactivityTimeout
 	}
@@ -350,6 +375,7 @@ func New(cfg Config, st SessionStore, tr stream.Transcriber, pb *coach.Playbook,
 	if cfg.Cluster != nil {
 		s.metrics.registerCluster(cfg.Cluster)
 	}
+	s.registerJobs()
 	s.handler = s.routes()
 	return s
 }

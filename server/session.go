@@ -83,6 +83,7 @@ type liveSession struct {
 	detachedAt  time.Time
 	call        *stream.Call
 	rec         [2]*recorder
+	segs        *segmenter // nil without Config.Recordings
 	seq         int64
 	pending     []coach.Event
 	batches     chan batch
@@ -451,6 +452,12 @@ func (ls *liveSession) record(sp coach.Speaker, pcm []float32) error {
 	if ls.srcRecorded {
 		return nil
 	}
+	if ls.segs == nil && ls.srv.cfg.Recordings != nil {
+		ls.segs = ls.srv.newSegmenterFor(ls.id, ls.srv.log.With("session", ls.id))
+	}
+	if ls.segs != nil {
+		ls.segs.write(sp, ls.call.Written(sp), pcm)
+	}
 	i := int(sp) - 1
 	if ls.rec[i] == nil {
 		r, err := newRecorder(ls.srv.st, ls.id, sp)
@@ -606,6 +613,9 @@ func (ls *liveSession) finish(log *slog.Logger, reason string) {
 	ls.flushPending(true)
 	close(ls.batches)
 	ls.persistWG.Wait()
+	if ls.segs != nil {
+		ls.segs.close()
+	}
 	for i, r := range ls.rec {
 		if r == nil {
 			continue

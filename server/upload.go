@@ -95,14 +95,21 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	if err := s.spawn(func() {
+	if s.cfg.Jobs != nil {
+		// The queue bounds the analyses; the slot bounded the receiving.
+		if err := s.enqueueUpload(r.Context(), ses.ID, paths, totalMS); err != nil {
+			fail(err)
+			return
+		}
+	} else if err := s.spawn(func() {
 		defer release()
 		s.analyzeUpload(s.base, rs, ses.ID, paths, totalMS)
 	}); err != nil {
 		fail(err)
 		return
+	} else {
+		handedOver = true
 	}
-	handedOver = true
 	w.Header().Set("Location", "/v1/sessions/"+ses.ID)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": ses.ID, "state": store.UploadAnalyzing, "total_ms": totalMS})
 }
@@ -423,13 +430,13 @@ func (s *Server) runUpload(ctx context.Context, rs replayStore, id string, paths
 }
 
 // completeUpload seals an analyzed upload's recordings (with recording
-// keys), then marks it done. Sealing comes first: an upload still
+// keys) and publishes them (with a blob store), then marks it done. Sealing comes first: an upload still
 // analyzing with a sealed recording had finished its analysis, and
 // recovery completes it (see recoverUploads). A recording that cannot be
 // sealed is logged and stays in the clear.
 func (s *Server) completeUpload(ctx context.Context, rs replayStore, id string, totalMS int64) error {
 	for _, sp := range []coach.Speaker{coach.Rep, coach.Prospect} {
-		if s.cfg.RecordingKeys == nil {
+		if s.cfg.RecordingKeys == nil && s.cfg.Recordings == nil {
 			break // registered when stored
 		}
 		p, err := s.st.RecordingPath(id, sp, "wav")

@@ -64,6 +64,7 @@ type serveMain struct {
 	keyFile     string
 	oldKeyFiles stringList
 	keys        *seal.Keyring
+	storage     storageFlags
 
 	stdout io.Writer
 	log    *slog.Logger
@@ -142,6 +143,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	m.cluster.register(fs)
 	fs.StringVar(&m.keyFile, "recording-key-file", "", "encrypt recordings at rest with the 32-byte key in this file (raw, hex or base64; keep it outside --data)")
 	fs.Var(&m.oldKeyFiles, "recording-old-key-file", "also read recordings encrypted with the key in this file (repeatable; while rotating keys)")
+	m.storage.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -159,6 +161,10 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 		return err
 	}
 	if err := m.cluster.check(); err != nil {
+		return err
+	}
+	m.storage.nats.url, m.storage.node = m.cluster.natsURL, m.cluster.nodeID
+	if err := m.storage.check(); err != nil {
 		return err
 	}
 	if m.asr.kind == "workers" && m.cluster.natsURL == "" {
@@ -289,11 +295,17 @@ func (m *serveMain) Run(ctx context.Context) error {
 	if err := m.cluster.join(ctx, &cfg, m.ln, m.publicURL); err != nil {
 		return err
 	}
+	if err := m.storage.open(ctx, &cfg, m.log); err != nil {
+		return err
+	}
 	m.srv = server.New(cfg, m.db, tr, pb, m.log)
 	if n, err := m.srv.RecoverSessions(ctx); err != nil {
 		return fmt.Errorf("recover sessions: %w", err)
 	} else if n > 0 {
 		m.log.Info("ended sessions left live by a previous run", "n", n)
+	}
+	if err := m.storage.start(); err != nil {
+		return err
 	}
 	if err := m.printBanner(ctx, cfg.Backend); err != nil {
 		return err
@@ -444,6 +456,7 @@ func (m *serveMain) serveMetrics() (stop func()) {
 // Close releases the recognizer and the store, after Run returned.
 func (m *serveMain) Close() error {
 	var err error
+	m.storage.close()
 	if m.srv != nil {
 		m.srv.Shutdown()
 	}
