@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,7 +190,7 @@ func (c *Client) Stream(ctx context.Context, id, repPath, prospectPath string, o
 		if opt.OnReconnect != nil {
 			opt.OnReconnect(err)
 		}
-		if conn, err = c.redial(ctx, id, opt.Reconnect, err); err == nil && opt.OnReconnect != nil {
+		if conn, err = c.redial(ctx, id, snd.atMS(), opt.Reconnect, err); err == nil && opt.OnReconnect != nil {
 			opt.OnReconnect(nil)
 		}
 	}
@@ -228,8 +229,10 @@ func dropped(err error) bool {
 
 // redial dials session id again with backoff until it works, the server
 // refuses (the session ended meanwhile: that answer is returned) or
-// window has passed since the loss (lost is returned).
-func (c *Client) redial(ctx context.Context, id string, window time.Duration, lost error) (*websocket.Conn, error) {
+// window has passed since the loss (lost is returned). atMS, the media
+// time of the audio sent next, lets a node that takes the session over
+// from a dead one resume it there.
+func (c *Client) redial(ctx context.Context, id string, atMS int64, window time.Duration, lost error) (*websocket.Conn, error) {
 	deadline := time.Now().Add(window)
 	wait := minBackoff
 	t := time.NewTimer(wait)
@@ -241,7 +244,7 @@ func (c *Client) redial(ctx context.Context, id string, window time.Duration, lo
 			return nil, ctx.Err()
 		}
 		dctx, cancel := context.WithDeadline(ctx, deadline)
-		conn, err := c.Dial(dctx, id)
+		conn, err := c.dialStream(dctx, id, atMS)
 		cancel()
 		if err == nil {
 			return conn, nil
@@ -260,9 +263,18 @@ func (c *Client) redial(ctx context.Context, id string, window time.Duration, lo
 
 // Dial opens the live audio WebSocket of session id.
 func (c *Client) Dial(ctx context.Context, id string) (*websocket.Conn, error) {
+	return c.dialStream(ctx, id, -1)
+}
+
+// dialStream opens the live audio WebSocket of session id, saying that the
+// audio goes on at media time atMS when it is not negative.
+func (c *Client) dialStream(ctx context.Context, id string, atMS int64) (*websocket.Conn, error) {
 	u, err := url.Parse(strings.TrimSuffix(c.BaseURL, "/") + "/v1/sessions/" + url.PathEscape(id) + "/stream")
 	if err != nil {
 		return nil, err
+	}
+	if atMS >= 0 {
+		u.RawQuery = url.Values{"at_ms": {strconv.FormatInt(atMS, 10)}}.Encode()
 	}
 	return c.dial(ctx, u)
 }
@@ -415,6 +427,11 @@ func (s *sender) frame(ctx context.Context, conn *websocket.Conn) error {
 		opt.OnSent(ms+opt.StartMS, time.Now())
 	}
 	return s.pace(ctx, ms)
+}
+
+// atMS is the media time of the next frame.
+func (s *sender) atMS() int64 {
+	return s.opt.StartMS + s.sent*1000/int64(s.opt.SampleRate)
 }
 
 // pace waits until media time ms is due at the chosen speed.

@@ -164,8 +164,10 @@ type resumePoint struct {
 
 // claimSession makes this node the owner of session id before it runs
 // here. A session that ran before (it has stored events: its node died,
-// or this one restarted) resumes: the returned point is not nil.
-func (s *Server) claimSession(ctx context.Context, id string, seq int64) (*resumePoint, error) {
+// or this one restarted) resumes: the returned point is not nil. atMS is
+// the media time of the audio the reconnecting client sends next (it kept
+// what it could not send), or -1 when the client does not say.
+func (s *Server) claimSession(ctx context.Context, id string, seq, atMS int64) (*resumePoint, error) {
 	prev, err := s.cfg.Cluster.Claim(ctx, id)
 	switch {
 	case errors.Is(err, cluster.ErrOwned):
@@ -181,7 +183,13 @@ func (s *Server) claimSession(ctx context.Context, id string, seq int64) (*resum
 	}
 	rp := &resumePoint{from: prev.Node, storedMS: max(end, prev.MediaMS)}
 	rp.atMS = rp.storedMS
-	if !prev.At.IsZero() {
+	switch {
+	case atMS >= 0:
+		// The client goes on from where it was: only what the dead node
+		// had and had not reported is lost. (A client that goes back
+		// before that resumes at the stored point.)
+		rp.atMS = max(rp.atMS, atMS)
+	case !prev.At.IsZero():
 		// Audio is real time: what the dead node heard since its last
 		// report, and what nobody heard since, is lost.
 		rp.atMS = max(rp.atMS, prev.MediaMS+time.Since(prev.At).Milliseconds())

@@ -315,3 +315,21 @@ func checkPrivate(tb testing.TB, path string) {
 		tb.Errorf("%s: mode %o, want %o", path, got, store.FileMode)
 	}
 }
+
+// TestStreamBadResumePoint refuses a stream whose at_ms is not a media
+// time, before the upgrade.
+func TestStreamBadResumePoint(t *testing.T) {
+	ts := newTestServer(t, t.TempDir(), nil, nil)
+	id := ts.create(t)
+	for _, v := range []string{"abc", "-5", "99999999999999"} {
+		resp, err := authGet(ts.ts.URL + "/v1/sessions/" + id + "/stream?at_ms=" + v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "at_ms") {
+			t.Errorf("at_ms=%s: %d %s", v, resp.StatusCode, b)
+		}
+	}
+}

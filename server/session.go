@@ -117,7 +117,7 @@ type wallMark struct {
 // ErrShuttingDown.
 func (s *Server) attachSource(ctx context.Context, id string, src *source) (*liveSession, error) {
 	for {
-		ls, err := s.liveSession(ctx, id)
+		ls, err := s.liveSession(ctx, id, -1)
 		if err != nil {
 			return nil, err
 		}
@@ -142,8 +142,10 @@ func (s *Server) attachSource(ctx context.Context, id string, src *source) (*liv
 	}
 }
 
-// liveSession returns the running session id, starting it if needed.
-func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, error) {
+// liveSession returns the running session id, starting it if needed. In
+// a cluster, a session taken over from a dead node resumes at media time
+// atMS when the client gives it (else -1).
+func (s *Server) liveSession(ctx context.Context, id string, atMS int64) (*liveSession, error) {
 	s.mu.Lock()
 	if ls := s.live[id]; ls != nil {
 		s.mu.Unlock()
@@ -166,7 +168,7 @@ func (s *Server) liveSession(ctx context.Context, id string) (*liveSession, erro
 	}
 	var rp *resumePoint
 	if s.cfg.Cluster != nil {
-		if rp, err = s.claimSession(ctx, id, seq); err != nil {
+		if rp, err = s.claimSession(ctx, id, seq, atMS); err != nil {
 			return nil, err
 		}
 	}

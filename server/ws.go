@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -76,10 +78,15 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	atMS, err := resumeAt(r)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
 	if s.cfg.Cluster != nil {
 		// Claim the session before the upgrade, so that a client told
 		// another node has it (or that the registry is away) can try again.
-		if _, err := s.liveSession(r.Context(), id); err != nil {
+		if _, err := s.liveSession(r.Context(), id, atMS); err != nil {
 			s.httpError(w, r, err)
 			return
 		}
@@ -188,6 +195,23 @@ func (s *Server) readAudio(conn *websocket.Conn, ls *liveSession, src *source) e
 			}
 		}
 	}
+}
+
+// maxResumeMS bounds the media time a reconnecting client may give.
+const maxResumeMS = 24 * 3600 * 1000
+
+// resumeAt reads the stream's at_ms parameter: the media time of the audio
+// a reconnecting client sends next, -1 when absent.
+func resumeAt(r *http.Request) (int64, error) {
+	v := r.URL.Query().Get("at_ms")
+	if v == "" {
+		return -1, nil
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 0 || ms > maxResumeMS {
+		return 0, fmt.Errorf("%w: at_ms must be a media time in milliseconds from 0 to %d", errBadRequest, maxResumeMS)
+	}
+	return ms, nil
 }
 
 func errorLabel(err error) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,7 +56,11 @@ func startServeProc(t *testing.T, bin, dir string, args ...string) *serveProc {
 	t.Helper()
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--webrtc-udp-port", "-1"}, args...)
 	p := &serveProc{cmd: exec.Command(bin, args...), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	code, tok, errs := runCmd(t, "token", "create", "--data", dir, "--email", "admin@example.com", "--role", "admin")
+	where := []string{"--data", dir}
+	if i := slices.Index(args, "--database"); i >= 0 {
+		where = append(where, args[i:i+2]...)
+	}
+	code, tok, errs := runCmd(t, append(append([]string{"token", "create"}, where...), "--email", "admin@example.com", "--role", "admin")...)
 	if code != 0 {
 		t.Fatalf("token create: %s", errs)
 	}
