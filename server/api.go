@@ -423,8 +423,11 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := os.Open(rec.Path)
 	if err != nil {
-		s.httpError(w, r, fmt.Errorf("%w: recording file missing", store.ErrNotFound))
-		return
+		// A call live on another node: what its segments hold so far.
+		if f = s.openSegments(r.Context(), rec); f == nil {
+			s.httpError(w, r, fmt.Errorf("%w: recording file missing", store.ErrNotFound))
+			return
+		}
 	}
 	defer f.Close()
 	st, err := f.Stat()

@@ -374,6 +374,29 @@ func (s *Server) openRecordingObject(ctx context.Context, rec store.Recording) (
 	return s.cfg.Recordings.Open(ctx, recordingKey(rec.SessionID, rec.Path))
 }
 
+// openSegments assembles rec's uploaded segments (a call live on another
+// node, or not yet recovered) into an unlinked private temporary WAV, or
+// returns nil when there are none. The caller closes the file.
+func (s *Server) openSegments(ctx context.Context, rec store.Recording) *os.File {
+	if s.cfg.Recordings == nil || rec.ContentType != "audio/wav" || strings.HasSuffix(rec.Path, sealedExt) {
+		return nil
+	}
+	f, err := os.CreateTemp("", "cuecard-segments-*.wav")
+	if err != nil {
+		s.log.Error("assemble recording", "session", rec.SessionID, "err", err)
+		return nil
+	}
+	os.Remove(f.Name())
+	if _, err := assembleSegments(ctx, s.cfg.Recordings, rec.SessionID, rec.Speaker, f); err != nil {
+		if !errors.Is(err, blob.ErrNotFound) {
+			s.log.Error("assemble recording", "session", rec.SessionID, "err", err)
+		}
+		f.Close()
+		return nil
+	}
+	return f
+}
+
 // newSegmenterFor returns the segmenter of a live session, or nil
 // without a blob store.
 func (s *Server) newSegmenterFor(id string, log *slog.Logger) *segmenter {

@@ -205,6 +205,21 @@ func TestRecordingFromSegments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Before recovery (the call still live elsewhere), /audio serves what
+	// the segments hold.
+	p, err := srv.DB.RecordingPath(ses.ID, coach.Rep, "wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.DB.AddRecording(ctx, ses.ID, coach.Rep, p, "audio/wav"); err != nil {
+		t.Fatal(err)
+	}
+	if code, wav := getAudio(t, srv, ses.ID, coach.Rep, ""); code != http.StatusOK || len(decodeWAV16(t, wav)) != 56000 {
+		t.Fatalf("audio of the live call from its segments: %d, %d bytes", code, len(wav))
+	}
+	if code, part := getAudio(t, srv, ses.ID, coach.Rep, "bytes=100-199"); code != http.StatusPartialContent || len(part) != 100 {
+		t.Fatalf("range of the live call: %d, %d bytes", code, len(part))
+	}
 	if _, err := srv.Srv.RecoverSessions(ctx); err != nil {
 		t.Fatal(err)
 	}
