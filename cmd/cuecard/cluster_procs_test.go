@@ -127,7 +127,13 @@ func TestClusterProcesses(t *testing.T) {
 		})
 	}()
 	var once sync.Once
+	var killTime, backTime atomic.Int64 // unix ns
 	err = rep.Stream(context.Background(), ses.ID, call.Rep, call.Prospect, client.StreamOptions{Speed: 1, Reconnect: 20 * time.Second,
+		OnReconnect: func(err error) {
+			if err == nil {
+				backTime.CompareAndSwap(0, time.Now().UnixNano())
+			}
+		},
 		OnSent: func(ms int64, _ time.Time) {
 			sent.Store(ms)
 			if ms >= 1000 {
@@ -146,6 +152,7 @@ func TestClusterProcesses(t *testing.T) {
 					t.Errorf("listed on B: %+v", page.Sessions)
 				}
 				a.kill(t)
+				killTime.Store(time.Now().UnixNano())
 			}
 		}}, nil)
 	if err != nil {
@@ -177,6 +184,11 @@ func TestClusterProcesses(t *testing.T) {
 		t.Fatalf("the coach on C saw no status event of the move (%d events)", len(seen))
 	}
 	t.Logf("killed at %d ms of audio; moved to node %s at %d ms, %d ms of audio lost (%s)", killedAt.Load(), move.Node, move.AtMS, move.LostMS, move.Reason)
+	back := time.Duration(backTime.Load() - killTime.Load())
+	t.Logf("the client streamed again %v after the kill", back.Round(time.Millisecond))
+	if backTime.Load() == 0 || back > 5*time.Second {
+		t.Errorf("the client streamed again %v after the kill, want within 5 s", back)
+	}
 	if move.LostMS < 0 || move.LostMS > 2000 {
 		t.Errorf("%d ms of audio lost in the move, want at most 2000", move.LostMS)
 	}
