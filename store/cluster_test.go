@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cuecard/cuecard/auth"
+	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/store"
 	"github.com/cuecard/cuecard/store/storetest"
 )
@@ -61,21 +62,15 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 		writers  sync.WaitGroup
 	)
 	report := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
 	}
 	for n, db := range nodes {
 		for _, s := range sessions {
-			writers.Go(func() {
-				for b := range batches {
-					lo := b * perBatch
-					if err := db.AppendEvents(ctx, s.ID, int64(lo+1), evs[lo:lo+perBatch]); err != nil {
-						report(fmt.Errorf("node %d: append: %w", n, err))
-						return
-					}
-				}
-			})
+			writers.Go(func() { report(appendAll(ctx, db, s.ID, evs, perBatch)) })
 		}
 		writers.Go(func() {
 			for i := range own {
@@ -94,23 +89,13 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 				// Node 0 touches at even minutes, node 1 at odd ones, each
 				// in descending order: only the latest may stay.
 				at := base.Add(time.Duration(2*(rounds-i)+n) * time.Minute)
-				steps := []error{
+				err := errors.Join(
 					db.TouchToken(ctx, "tok", at),
 					db.CommitCtx(ctx, "web", webData[n], base.AddDate(100, 0, 0)),
-					func() error {
-						_, err := db.SetTeamPolicy(ctx, store.TeamPolicy{TeamID: team.ID, ConsentPolicy: store.PolicyAllParty,
-							ConsentText: fmt.Sprintf("text %d of node %d", i, n)})
-						return err
-					}(),
-					func() error {
-						_, err := db.AppendAudit(ctx, store.AuditEntry{Action: "test", ActorID: fmt.Sprint(n)})
-						if err == nil {
-							appended.Add(1)
-						}
-						return err
-					}(),
-				}
-				if err := errors.Join(steps...); err != nil {
+					setConsentText(ctx, db, team.ID, fmt.Sprintf("text %d of node %d", i, n)),
+					appendAudit(ctx, db, &appended),
+				)
+				if err != nil {
 					report(fmt.Errorf("node %d: round %d: %w", n, i, err))
 					return
 				}
@@ -120,32 +105,15 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 	done := make(chan struct{})
 	var tailed []int64
 	wg.Go(func() { // tails the audit log through node 1 while both write
-		after := int64(0)
-		for finished := false; ; {
-			select {
-			case <-done:
-				finished = true
-			default:
-			}
-			es, err := nodes[1].ListAudit(ctx, store.AuditFilter{AfterSeq: after})
-			if err != nil {
-				report(err)
-				return
-			}
-			for _, e := range es {
-				tailed = append(tailed, e.Seq)
-				after = e.Seq
-			}
-			if finished && len(es) == 0 {
-				return
-			}
-		}
+		var err error
+		tailed, err = tailAudit(ctx, nodes[1], done)
+		report(err)
 	})
 	writers.Wait()
 	close(done)
 	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatal(errors.Join(errs...))
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 
 	want := jsonl(t, evs)
@@ -169,6 +137,55 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 	}
 	if int64(len(tailed)) != appended.Load() || !slices.IsSorted(tailed) || len(slices.Compact(slices.Clone(tailed))) != len(tailed) {
 		t.Errorf("tailing the audit log saw %d entries of %d: %v", len(tailed), appended.Load(), tailed)
+	}
+}
+
+// appendAll appends evs to the session in batches of perBatch.
+func appendAll(ctx context.Context, db *store.DB, id string, evs []coach.Event, perBatch int) error {
+	for lo := 0; lo < len(evs); lo += perBatch {
+		if err := db.AppendEvents(ctx, id, int64(lo+1), evs[lo:lo+perBatch]); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+	}
+	return nil
+}
+
+func setConsentText(ctx context.Context, db *store.DB, team, text string) error {
+	_, err := db.SetTeamPolicy(ctx, store.TeamPolicy{TeamID: team, ConsentPolicy: store.PolicyAllParty, ConsentText: text})
+	return err
+}
+
+func appendAudit(ctx context.Context, db *store.DB, n *atomic.Int64) error {
+	_, err := db.AppendAudit(ctx, store.AuditEntry{Action: "test"})
+	if err == nil {
+		n.Add(1)
+	}
+	return err
+}
+
+// tailAudit pages through the audit log by sequence number, as a reader
+// that follows it does, until done is closed and a last page is empty, and
+// returns the sequence numbers it saw.
+func tailAudit(ctx context.Context, db *store.DB, done <-chan struct{}) ([]int64, error) {
+	var seen []int64
+	after := int64(0)
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		es, err := db.ListAudit(ctx, store.AuditFilter{AfterSeq: after})
+		if err != nil {
+			return seen, err
+		}
+		for _, e := range es {
+			seen = append(seen, e.Seq)
+			after = e.Seq
+		}
+		if finished && len(es) == 0 {
+			return seen, nil
+		}
 	}
 }
 
