@@ -229,6 +229,36 @@ func (ls *liveSession) resume(ctx context.Context, rp *resumePoint) error {
 	return nil
 }
 
+// announceMove sends the status event of a session resumed here, first
+// of its events on this node.
+func (ls *liveSession) announceMove(log *slog.Logger) {
+	if ls.moved == nil {
+		return
+	}
+	ls.srv.metrics.takeovers.Inc()
+	ls.srv.metrics.audioLost.Add(float64(ls.moved.LostMS) / 1000)
+	if err := ls.onEvent(*ls.moved); err != nil {
+		log.Error("status", "err", err)
+	}
+}
+
+// stillOwned reports the session's progress to the cluster, and whether
+// this node still owns it: when another node took it over (this one was
+// cut off from the cluster meanwhile) it must be dropped here, so that its
+// client reconnects to the owner. Alone, it is always true.
+func (ls *liveSession) stillOwned(log *slog.Logger) bool {
+	cl := ls.srv.cfg.Cluster
+	if cl == nil {
+		return true
+	}
+	if !cl.Owns(ls.id) {
+		log.Warn("session taken over by another node; dropping it here")
+		return false
+	}
+	cl.Progress(ls.id, ls.call.MediaMS())
+	return true
+}
+
 // watchCluster streams to a viewer the events of a session that does not
 // run on this node: the stored events first, then the live ones its owner
 // publishes, by sequence number, so that none is missed or repeated. It

@@ -283,13 +283,7 @@ func (ls *liveSession) run(ctx context.Context) {
 	}
 	ls.persistWG.Add(1)
 	go ls.persist(log)
-	if ls.moved != nil {
-		s.metrics.takeovers.Inc()
-		s.metrics.audioLost.Add(float64(ls.moved.LostMS) / 1000)
-		if err := ls.onEvent(*ls.moved); err != nil {
-			log.Error("status", "err", err)
-		}
-	}
+	ls.announceMove(log)
 
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -326,16 +320,9 @@ loop:
 				lastSync = now
 			}
 			ls.padLagging(now)
-			if s.cfg.Cluster != nil {
-				if !s.cfg.Cluster.Owns(ls.id) {
-					// Another node took the session over (this one was
-					// cut off from the cluster): drop it, so that its
-					// client reconnects to the owner.
-					log.Warn("session taken over by another node; dropping it here")
-					ls.die()
-					return
-				}
-				s.cfg.Cluster.Progress(ls.id, ls.call.MediaMS())
+			if !ls.stillOwned(log) {
+				ls.die()
+				return
 			}
 			if stop := ls.timeUp(now, started); stop != "" {
 				reason = stop
