@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -411,7 +412,7 @@ func (s *cliStream) retryStart(h *seg, now time.Time) {
 	st := &s.st
 	s.closeAttempt(false)
 	limit := s.c.cfg.Timeout
-	if st.why == ErrBusy {
+	if errors.Is(st.why, ErrBusy) {
 		limit = s.c.cfg.QueueTimeout
 	}
 	if now.Sub(st.asked) > limit {
