@@ -93,6 +93,9 @@ type Result struct {
 	// Push: wall time from sending the frame at a talk event's media time
 	// to receiving that event (how far behind real time the server runs).
 	Push []time.Duration
+	// ViewerPush is Push as a viewer on another node of a cluster gets
+	// the events (RunOn with watch).
+	ViewerPush []time.Duration
 	// Events received in all, and errors of calls that failed.
 	Events int
 	Errors []string
@@ -113,11 +116,22 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 // real time, and measures them, as the user of token. Calls start spread
 // over stagger.
 func Run(ctx context.Context, base, token string, call *Call, n int, stagger time.Duration) Result {
+	return RunOn(ctx, []string{base}, false, token, call, n, stagger)
+}
+
+// RunOn is Run on the nodes of a cluster at bases: call i streams into
+// bases[i%len(bases)]; with watch, a viewer on the next node also reads
+// its events (ViewerPush).
+func RunOn(ctx context.Context, bases []string, watch bool, token string, call *Call, n int, stagger time.Duration) Result {
 	res := Result{Calls: n}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	cl := &client.Client{BaseURL: base, Token: token}
 	for i := range n {
+		cl := &client.Client{BaseURL: bases[i%len(bases)], Token: token}
+		var viewer *client.Client
+		if watch && len(bases) > 1 {
+			viewer = &client.Client{BaseURL: bases[(i+1)%len(bases)], Token: token}
+		}
 		wg.Go(func() {
 			delay := time.Duration(0)
 			if n > 1 {
@@ -129,7 +143,7 @@ func Run(ctx context.Context, base, token string, call *Call, n int, stagger tim
 			case <-ctx.Done():
 				return
 			}
-			r, err := runCall(ctx, cl, call)
+			r, err := runCall(ctx, cl, viewer, call)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -137,6 +151,7 @@ func Run(ctx context.Context, base, token string, call *Call, n int, stagger tim
 			}
 			res.CueLatency = append(res.CueLatency, r.CueLatency...)
 			res.Push = append(res.Push, r.Push...)
+			res.ViewerPush = append(res.ViewerPush, r.ViewerPush...)
 			res.EarlyCues += r.EarlyCues
 			res.Events += r.Events
 		})
@@ -145,7 +160,7 @@ func Run(ctx context.Context, base, token string, call *Call, n int, stagger tim
 	return res
 }
 
-func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error) {
+func runCall(ctx context.Context, cl, viewer *client.Client, call *Call) (Result, error) {
 	ses, err := cl.CreateSession(ctx, client.CreateRequest{Title: "load test", Consent: true,
 		ConsentText: "a synthesized call played by cuecard bench"})
 	if err != nil {
@@ -159,6 +174,17 @@ func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error)
 	got := make(chan []recv, 1)
 	readErr := make(chan error, 1)
 	go func() { readErr <- readEvents(conn, got) }()
+	var vgot chan []recv
+	var verr chan error
+	if viewer != nil {
+		vconn, err := viewer.DialEvents(ctx, ses.ID)
+		if err != nil {
+			return Result{}, fmt.Errorf("watch on another node: %w", err)
+		}
+		defer vconn.Close()
+		vgot, verr = make(chan []recv, 1), make(chan error, 1)
+		go func() { verr <- readEvents(vconn, vgot) }()
+	}
 	sent := make([]time.Time, len(call.frames))
 	n, werr := sendFrames(ctx, conn, call, sent)
 	if werr != nil {
@@ -167,6 +193,12 @@ func runCall(ctx context.Context, cl *client.Client, call *Call) (Result, error)
 	evs := <-got
 	rerr := <-readErr
 	r := tally(call, evs, sent[:n])
+	if vgot != nil {
+		r.ViewerPush = tally(call, <-vgot, sent[:n]).Push
+		if err := <-verr; rerr == nil {
+			rerr = err
+		}
+	}
 	if werr != nil {
 		return r, werr
 	}
@@ -280,6 +312,9 @@ func (r Result) Report() string {
 	fmt.Fprintf(&b, "%3d calls  cue latency p50 %.0f ms p95 %.0f ms p99 %.0f ms (%d cues, %d before the prospect's last word)  event push p50 %.1f ms p99 %.1f ms  events %d",
 		r.Calls, ms(Percentile(r.CueLatency, 50)), ms(Percentile(r.CueLatency, 95)), ms(Percentile(r.CueLatency, 99)),
 		len(r.CueLatency), r.EarlyCues, ms(Percentile(r.Push, 50)), ms(Percentile(r.Push, 99)), r.Events)
+	if len(r.ViewerPush) > 0 {
+		fmt.Fprintf(&b, "  viewer on another node: push p50 %.1f ms p99 %.1f ms", ms(Percentile(r.ViewerPush, 50)), ms(Percentile(r.ViewerPush, 99)))
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(&b, "  errors %d (%s)", len(r.Errors), r.Errors[0])
 	}

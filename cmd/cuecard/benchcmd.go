@@ -25,6 +25,8 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	asr := fs.String("asr", "embedded", "the server's speech recognition: embedded, none, or workers (cuecard worker processes through --nats)")
 	var wf benchWorkerFlags
 	wf.register(fs)
+	var nf benchNodeFlags
+	nf.register(fs)
 	stagger := fs.Duration("stagger", 10*time.Second, "spread the starts of concurrent calls over this long")
 	audioDir := fs.String("audio-dir", "", "keep the synthesized call here between runs (default: a temporary directory)")
 	repeat := fs.Int("repeat", 1, "play the call this many times back to back in each session")
@@ -40,6 +42,9 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		ns = append(ns, n)
 	}
 	if err := wf.check(*asr); err != nil {
+		return err
+	}
+	if err := nf.check(wf.natsURL); err != nil {
 		return err
 	}
 	lines, err := readLines(*callPath)
@@ -73,39 +78,39 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer os.RemoveAll(data)
 	fmt.Fprintf(stdout, "call %s: %.0f s; server --asr %s\n", *callPath, float64(call.DurationMS())/1000, *asr)
 	for _, n := range ns {
-		if err := benchLevel(ctx, stdout, exe, filepath.Join(data, strconv.Itoa(n)), *asr, call, n, *stagger, wf); err != nil {
+		if err := benchLevel(ctx, stdout, exe, filepath.Join(data, strconv.Itoa(n)), *asr, call, n, *stagger, wf, nf); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// benchLevel runs n concurrent calls against a fresh child server and
+// benchLevel runs n concurrent calls against fresh child servers and
 // reports what they measured.
-func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, call *bench.Call, n int, stagger time.Duration, wf benchWorkerFlags) error {
-	tok, err := createToken(ctx, storeFlags{dataDir: data}, tokenSpec{email: "bench@localhost.invalid", role: auth.RoleAdmin,
+func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, call *bench.Call, n int, stagger time.Duration, wf benchWorkerFlags, nf benchNodeFlags) error {
+	tok, err := createToken(ctx, storeFlags{dataDir: data, database: nf.database}, tokenSpec{email: "bench@localhost.invalid", role: auth.RoleAdmin,
 		scopes: auth.RoleScopes(auth.RoleAdmin), name: "bench"}, io.Discard)
 	if err != nil {
 		return err
 	}
-	args := []string{"--data", data, "--asr", asr, "--webrtc-udp-port", "-1",
+	args := []string{"--asr", asr, "--webrtc-udp-port", "-1",
 		"--max-live", "0", "--max-live-per-user", "0", "--session-rate", "0"}
 	wk, args, err := wf.start(ctx, exe, asr, args)
 	if err != nil {
 		return err
 	}
 	defer wk.stop()
-	srv, err := bench.StartServer(ctx, exe, args...)
+	nodes, err := startBenchNodes(ctx, exe, data, wf.natsURL, nf, args)
 	if err != nil {
 		return err
 	}
-	srv.Token = tok
-	before, err := srv.Usage()
+	nodes.setToken(tok)
+	before, err := nodes.usage()
 	if err != nil {
-		srv.Stop()
+		nodes.stop()
 		return err
 	}
-	// Sample the server while the calls run, for peak goroutines.
+	// Sample the servers while the calls run, for peak goroutines.
 	var peak bench.Usage
 	var mu sync.Mutex
 	sctx, stop := context.WithCancel(ctx)
@@ -118,7 +123,7 @@ func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, ca
 			case <-sctx.Done():
 				return
 			case <-t.C:
-				if u, err := srv.Usage(); err == nil {
+				if u, err := nodes.usage(); err == nil {
 					mu.Lock()
 					peak.Goroutines = max(peak.Goroutines, u.Goroutines)
 					mu.Unlock()
@@ -127,13 +132,13 @@ func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, ca
 		}
 	})
 	began, wcpu := time.Now(), wk.cpu()
-	r := bench.Run(ctx, srv.URL, tok, call, n, stagger)
+	r := bench.RunOn(ctx, nodes.urls(), nf.watch, tok, call, n, stagger)
 	wcpu = wk.cpu() - wcpu
 	wall := time.Since(began)
 	stop()
 	wg.Wait()
-	after, err := srv.Usage()
-	srv.Stop()
+	after, err := nodes.usage()
+	nodes.stop()
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ type benchWorkerFlags struct {
 }
 
 func (f *benchWorkerFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.natsURL, "nats", "", "--asr workers: the NATS server the server and its workers share")
+	fs.StringVar(&f.natsURL, "nats", "", "--asr workers and --nodes: the NATS server the servers and workers share")
 	fs.IntVar(&f.n, "workers", 2, "--asr workers: worker processes to start")
 	fs.IntVar(&f.decoders, "worker-decoders", 4, "--asr workers: decoders per worker process")
 }
