@@ -20,6 +20,9 @@ DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxb
 # ...and what only the tests need (the browser for the UI's end-to-end tests,
 # Node for the UI's unit tests, Python for the evaluation leak check).
 TEST_PACKAGES := chromium fonts-liberation nodejs python3
+# sipp plays the SIPREC scenarios (siprec/testdata); Debian 12 does not
+# carry it, so it is asked for only where the archive has it.
+TEST_PACKAGES += $(shell apt-cache show sipp >/dev/null 2>&1 && echo sipp)
 
 .PHONY: all deps test-deps apt-install build run demo test test-js fuzz bench eval eval-audio vet lint vulncheck fmt-check clean vectors train leak-check
 
