@@ -85,6 +85,14 @@ func (c *call) open(meds []media) error {
 	return nil
 }
 
+// setSink sets the call's sink, unless the call has ended.
+func (c *call) setSink(cs CallSink) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sink = cs
+	return !c.ended
+}
+
 // run starts a reader for each stream that has none.
 func (c *call) run() {
 	c.mu.Lock()
@@ -190,11 +198,12 @@ func (c *call) end() {
 		return
 	}
 	c.ended = true
+	sink := c.sink
 	c.mu.Unlock()
 	c.closeStreams()
 	c.readers.Wait()
-	if c.sink != nil {
-		c.sink.End()
+	if sink != nil {
+		sink.End()
 	}
 }
 

@@ -278,7 +278,11 @@ func (s *Server) startCall(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
-	c.sink = cs
+	if !c.setSink(cs) {
+		cs.End() // a BYE or Close came first
+		s.refuse(req, tx, 487, "Request Terminated", "the call ended while it started")
+		return
+	}
 	c.run()
 	s.log.Info("siprec: call started", "call", c.id, "rep", c.rep.AOR, "streams", len(meds))
 	s.answer(req, tx, c, meds)
