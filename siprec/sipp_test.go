@@ -79,7 +79,11 @@ func runSIPp(t *testing.T, sipp, dir, scenario string, port int) {
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t)), "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err",
 		"127.0.0.1:"+strconv.Itoa(port))
 	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if testing.Verbose() {
+		t.Logf("sipp %s:\n%s", scenario, out)
+	}
+	if err != nil {
 		logs, _ := filepath.Glob(filepath.Join(dir, "*_errors.log"))
 		for _, l := range logs {
 			b, _ := os.ReadFile(l)
