@@ -18,8 +18,9 @@ export GOTOOLCHAIN := go1.27.3
 DEB_PACKAGES := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev \
 	libopus-dev libopusfile-dev libsoxr-dev flite sox
 # ...and what only the tests need (the browser for the UI's end-to-end tests,
-# Node for the UI's unit tests, Python for the evaluation leak check).
-TEST_PACKAGES := chromium fonts-liberation nodejs python3
+# Node for the UI's unit tests, Python for the evaluation leak check, sipp
+# (Debian's sip-tester) for the SIPREC scenarios).
+TEST_PACKAGES := chromium fonts-liberation nodejs python3 sip-tester
 
 .PHONY: all deps test-deps services apt-install build run demo test test-js fuzz bench eval eval-audio vet lint vulncheck fmt-check clean vectors train leak-check
 

@@ -67,6 +67,9 @@ var access = map[string]string{
 	"POST /v1/backtest":                       "401 ok ok ok ok ok ok",
 	"POST /v1/sessions/{id}/webrtc":           "401 403 ok 404 403 404 404",
 	"GET /v1/sessions/{id}/ice-servers":       "401 403 ok 404 403 404 404",
+	"OPTIONS /v1/sessions/{id}/webrtc":        "204 204 204 204 204 204 204",
+	"PATCH /v1/sessions/{id}/webrtc/{rid}":    "401 403 ok 404 403 404 404",
+	"DELETE /v1/sessions/{id}/webrtc/{rid}":   "401 403 ok 404 403 404 404",
 	"GET /sessions":                           "303 ok ok ok ok ok ok",
 	"GET /sessions/{id}":                      "303 ok ok ok ok ok ok",
 	"GET /":                                   "303 ok ok ok ok ok ok",
@@ -92,6 +95,7 @@ type matrix struct {
 	cid    string
 	team   string
 	tokID  string
+	rid    string // the WHIP resource of the owner's peer, made on demand
 }
 
 func newMatrix(t *testing.T, rtc *server.WebRTC, oc *server.OIDCConfig) *matrix {
@@ -158,7 +162,10 @@ func (m *matrix) request(t *testing.T, pattern string) *http.Request {
 	case strings.HasPrefix(path, "/v1/tokens/"):
 		id = m.tokID
 	}
-	path = strings.NewReplacer("{id}", id, "{cid}", m.cid, "{user}", m.users["teammate"].ID).Replace(path)
+	if strings.Contains(path, "{rid}") && m.rid == "" {
+		m.rid = m.whipResource(t)
+	}
+	path = strings.NewReplacer("{id}", id, "{cid}", m.cid, "{user}", m.users["teammate"].ID, "{rid}", m.rid).Replace(path)
 	body := "{}"
 	if method == http.MethodGet || method == http.MethodHead || method == http.MethodDelete {
 		body = ""
@@ -171,6 +178,28 @@ func (m *matrix) request(t *testing.T, pattern string) *http.Request {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	return r
+}
+
+// whipResource connects a WHIP peer as the owner of the call and returns
+// its resource id.
+func (m *matrix) whipResource(t *testing.T) string {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodPost, m.srv.URL+"/v1/sessions/"+m.ses+"/webrtc", strings.NewReader(newRTCClient(t, coach.Rep).offer(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/sdp")
+	r.Header.Set("Authorization", "Bearer "+m.tokens["owner"])
+	resp, err := noRedirect.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(loc, "/webrtc/") {
+		t.Fatalf("WHIP offer: %d, Location %q", resp.StatusCode, loc)
+	}
+	return loc[strings.LastIndex(loc, "/")+1:]
 }
 
 // TestAccessMatrix asks every registered route as every kind of user: the

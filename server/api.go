@@ -62,6 +62,7 @@ func (s *Server) routes() http.Handler {
 	if s.cfg.WebRTC != nil {
 		rt.handleFunc("POST /v1/sessions/{id}/webrtc", SessionStream, strm, s.handleWebRTC)
 		rt.handleFunc("GET /v1/sessions/{id}/ice-servers", SessionStream, strm, s.handleICEServers)
+		s.whipRoutes(rt)
 	}
 	if s.cfg.UI != nil {
 		rt.handleFunc("GET /sessions", Public, "", s.handleLibraryPage)

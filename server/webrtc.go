@@ -65,6 +65,16 @@ type WebRTCConfig struct {
 	// StopGrace is how long, after a "stop" message, audio that is still
 	// on its way is read before the session is stopped.
 	StopGrace time.Duration
+	// MaxPeers bounds the peer connections open at once (0: no bound);
+	// a WHIP offer past it, or past the server's MaxLive, is answered 503
+	// with Retry-After (RFC 9725, 4.6).
+	MaxPeers int
+	// RetryAfter is what a 503 tells the client to wait.
+	RetryAfter time.Duration
+	// Redirect, when set, is asked about every WHIP offer: a non-empty
+	// URL answers it with 307 Temporary Redirect to that URL (RFC 9725,
+	// 4.5), for a session served by another node of a cluster.
+	Redirect WHIPRedirect
 }
 
 // DefaultWebRTCConfig returns the defaults: ICE on UDP port 8443 on all
@@ -76,6 +86,7 @@ func DefaultWebRTCConfig() WebRTCConfig {
 		GatherTimeout: 5 * time.Second,
 		DrainTimeout:  5 * time.Second,
 		StopGrace:     250 * time.Millisecond,
+		RetryAfter:    5 * time.Second,
 	}
 }
 
@@ -91,6 +102,7 @@ type WebRTC struct {
 	log       *slog.Logger
 	peers     atomic.Int64
 	gaugeOnce sync.Once
+	resources whipResources
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -107,6 +119,9 @@ func (c WebRTCConfig) withDefaults() WebRTCConfig {
 	}
 	if c.TURNTTL <= 0 {
 		c.TURNTTL = d.TURNTTL
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = d.RetryAfter
 	}
 	return c
 }
@@ -159,7 +174,7 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 		}
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-	return &WebRTC{cfg: cfg, api: api, conn: conn, mux: mux, log: log}, nil
+	return &WebRTC{cfg: cfg, api: api, conn: conn, mux: mux, log: log, resources: whipResources{m: map[string]*peer{}}}, nil
 }
 
 // check validates the addresses and ICE server URLs and returns the IP to
@@ -231,6 +246,9 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rtc := s.cfg.WebRTC
+	if s.whipRedirect(w, r) || s.whipBusy(w, r) {
+		return
+	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": errNotSDP.Error()})
 		return
@@ -268,6 +286,8 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	answer = stereoAnswer(answer, off.stereo)
+	p.res = newWHIPResource(string(body))
 
 	// The peer goroutine is the server's to wait for, like a session's;
 	// it starts now and waits for the attach below.
@@ -279,7 +299,8 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	src := newSource("webrtc", opusRate)
-	src.recorded = true
+	// A stereo track is decoded and split: the session records the PCM.
+	src.recorded = off.stereo == ""
 	ls, err := s.attachSource(r.Context(), id, src)
 	if err != nil {
 		close(p.attached) // run sees no session and returns
@@ -287,6 +308,7 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
+	rtc.resources.add(p)
 	p.ls, p.src = ls, src
 	if off.events {
 		p.sub = ls.hub.subscribe(s.cfg.SubscriberBuffer, false)
@@ -296,7 +318,9 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 
 	addICELinks(w.Header(), servers)
 	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", "/v1/sessions/"+id)
+	w.Header().Set("Location", p.res.location(id))
+	w.Header().Set("ETag", p.res.currentETag())
+	w.Header().Set("Accept-Patch", sdpFragType)
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, answer)
 }
@@ -342,6 +366,9 @@ func (s *Server) handleICEServers(w http.ResponseWriter, r *http.Request) {
 type offer struct {
 	speakers map[string]coach.Speaker // by media id (mid)
 	events   bool                     // has a data channel section
+	// stereo is the mid of the one stereo track that carries the whole
+	// call (left channel rep, right prospect), or "".
+	stereo string
 }
 
 // parseOffer checks an SDP offer and assigns its audio sections to
@@ -354,8 +381,9 @@ func parseOffer(b []byte) (offer, error) {
 	}
 	off := offer{speakers: map[string]coach.Speaker{}}
 	type audio struct {
-		mid string
-		sp  coach.Speaker
+		mid    string
+		sp     coach.Speaker
+		stereo bool
 	}
 	var auds []audio
 	var taken [3]bool
@@ -384,7 +412,7 @@ func parseOffer(b []byte) (offer, error) {
 		if !hasOpus(m) {
 			return offer{}, fmt.Errorf("%w: audio section %q offers no Opus", ErrBadOffer, mid)
 		}
-		a := audio{mid: mid, sp: namedSpeaker(m)}
+		a := audio{mid: mid, sp: namedSpeaker(m), stereo: isStereo(m)}
 		if a.sp != coach.NoSpeaker {
 			if taken[a.sp] {
 				return offer{}, fmt.Errorf("%w: two audio tracks named %s", ErrBadOffer, a.sp)
@@ -398,6 +426,10 @@ func parseOffer(b []byte) (offer, error) {
 		return offer{}, ErrNoAudio
 	case len(auds) > 2:
 		return offer{}, fmt.Errorf("%w: %d audio tracks (want rep and prospect)", ErrBadOffer, len(auds))
+	case len(auds) == 1 && auds[0].stereo:
+		off.stereo = auds[0].mid
+		off.speakers[auds[0].mid] = coach.Rep
+		return off, nil
 	}
 	for _, a := range auds {
 		if a.sp == coach.NoSpeaker {

@@ -26,6 +26,7 @@ const (
 // concurrent use; a track's reader goroutine owns it.
 type opusTrack struct {
 	dec     *opus.Decoder
+	ch      int // channels decoded: 1, or 2 for a stereo call (interleaved)
 	started bool
 	nextSeq uint16
 	nextTS  uint32
@@ -35,12 +36,14 @@ type opusTrack struct {
 	buf     []float32
 }
 
-func newOpusTrack() (*opusTrack, error) {
-	dec, err := opus.NewDecoder(opusRate, 1)
+// newOpusTrack returns a decoder of channels (1 or 2) channels; with 2 the
+// PCM it returns is interleaved, left first.
+func newOpusTrack(channels int) (*opusTrack, error) {
+	dec, err := opus.NewDecoder(opusRate, channels)
 	if err != nil {
 		return nil, fmt.Errorf("opus decoder: %w", err)
 	}
-	return &opusTrack{dec: dec, frame: defaultFrame, buf: make([]float32, maxOpusFrame)}, nil
+	return &opusTrack{dec: dec, ch: channels, frame: defaultFrame, buf: make([]float32, maxOpusFrame*channels)}, nil
 }
 
 // push takes the next packet read from the track. It returns the PCM that
@@ -64,13 +67,14 @@ func (o *opusTrack) push(pkt *rtp.Packet) (pcm []float32, gap int) {
 		}
 	}
 	o.started = true
-	n, err := o.dec.DecodeFloat32(pkt.Payload, o.buf[:maxOpusFrame:maxOpusFrame])
+	full := maxOpusFrame * o.ch
+	n, err := o.dec.DecodeFloat32(pkt.Payload, o.buf[:full:full])
 	if err != nil {
 		// A corrupt packet counts as lost.
 		n = o.frame / opusTicks
 		o.plc(n)
 	} else {
-		o.out = append(o.out, o.buf[:n]...)
+		o.out = append(o.out, o.buf[:n*o.ch]...)
 		if c := opusFrames(pkt.Payload); c > 0 {
 			o.frame, o.toc = n*opusTicks/c, pkt.Payload[0]
 		}
@@ -88,7 +92,7 @@ func (o *opusTrack) conceal(frames int, lost bool, data []byte) {
 	for i := range frames {
 		switch {
 		case lost && i == frames-1:
-			b := o.buf[:n:n]
+			b := o.buf[: n*o.ch : n*o.ch]
 			if err := o.dec.DecodeFECFloat32(data, b); err != nil {
 				clear(b)
 			}
@@ -96,13 +100,14 @@ func (o *opusTrack) conceal(frames int, lost bool, data []byte) {
 		case lost && i < maxPLCFrames:
 			o.plc(n)
 		default:
-			o.out = append(o.out, make([]float32, n)...)
+			o.out = append(o.out, make([]float32, n*o.ch)...)
 		}
 	}
 }
 
+// plc conceals n samples per channel.
 func (o *opusTrack) plc(n int) {
-	b := o.buf[:n:n]
+	b := o.buf[: n*o.ch : n*o.ch]
 	if err := o.dec.DecodePLCFloat32(b); err != nil {
 		clear(b)
 	}

@@ -16,7 +16,7 @@ func TestOpusTrackGaps(t *testing.T) {
 	}
 	enc.SetInBandFEC(true)
 	enc.SetPacketLossPerc(10)
-	ot, err := newOpusTrack()
+	ot, err := newOpusTrack(1)
 	if err != nil {
 		t.Fatal(err)
 	}

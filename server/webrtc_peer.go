@@ -39,6 +39,8 @@ type peer struct {
 	ls  *liveSession
 	src *source
 	sub *subscriber // nil when the offer has no data channel
+	// res is the peer's WHIP resource (RFC 9725): its URL and ICE state.
+	res *whipResource
 
 	gone     chan struct{} // closed when the connection failed or closed
 	goneOnce sync.Once
@@ -112,6 +114,7 @@ func newPeer(s *Server, rtc *WebRTC, pc *webrtc.PeerConnection, id string, off o
 // the session's source, then closes the connection and joins everything.
 func (p *peer) run() {
 	defer p.rtc.peers.Add(-1)
+	defer p.rtc.resources.remove(p)
 	<-p.attached
 	if p.ls == nil {
 		return // the attach failed
@@ -268,13 +271,16 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	if t.Kind() != webrtc.RTPCodecTypeAudio {
 		return
 	}
-	sp := p.speakerOf(r)
+	sp, stereo := p.speakerOf(r)
 	p.mu.Lock()
-	if p.closed || sp == coach.NoSpeaker || p.taken[sp] {
+	if p.closed || sp == coach.NoSpeaker || p.taken[sp] || stereo && p.taken[coach.Prospect] {
 		p.mu.Unlock()
 		return
 	}
 	p.taken[sp] = true
+	if stereo {
+		p.taken[coach.Prospect] = true
+	}
 	p.tracks = append(p.tracks, t)
 	p.readers.Add(1)
 	p.mu.Unlock()
@@ -287,19 +293,27 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	if p.ls == nil {
 		return // the session refused the peer
 	}
+	if stereo {
+		if err := p.readStereo(t); err != nil {
+			p.log.Error("stereo audio track", "err", err)
+		}
+		return
+	}
 	if err := p.readTrack(t, sp); err != nil {
 		p.log.Error("audio track", "speaker", sp, "err", err)
 	}
 }
 
-// speakerOf finds the speaker of the offer's section that r receives.
-func (p *peer) speakerOf(r *webrtc.RTPReceiver) coach.Speaker {
+// speakerOf finds the speaker of the offer's section that r receives;
+// stereo is true for the one stereo track that carries both sides (its
+// speaker is then the rep, the left channel).
+func (p *peer) speakerOf(r *webrtc.RTPReceiver) (sp coach.Speaker, stereo bool) {
 	for _, tr := range p.pc.GetTransceivers() {
 		if tr.Receiver() == r {
-			return p.off.speakers[tr.Mid()]
+			return p.off.speakers[tr.Mid()], p.off.stereo != "" && tr.Mid() == p.off.stereo
 		}
 	}
-	return coach.NoSpeaker
+	return coach.NoSpeaker, false
 }
 
 // readTrack decodes one track to the session and records its packets.
@@ -308,7 +322,7 @@ func (p *peer) readTrack(t *webrtc.TrackRemote, sp coach.Speaker) error {
 	if c := t.Codec(); c.MimeType != webrtc.MimeTypeOpus {
 		return fmt.Errorf("codec %s, want Opus", c.MimeType)
 	}
-	ot, err := newOpusTrack()
+	ot, err := newOpusTrack(1)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,7 @@ type serveMain struct {
 	sso         oidcFlags
 	cluster     clusterFlags
 	oidc        *server.OIDCConfig
+	siprec      siprecFlags
 	// keyFile and oldKeyFiles hold the recording keys (at rest).
 	keyFile     string
 	oldKeyFiles stringList
@@ -141,6 +142,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	m.registerLimits(fs)
 	m.sso.register(fs)
 	m.cluster.register(fs)
+	m.siprec.register(fs)
 	fs.StringVar(&m.keyFile, "recording-key-file", "", "encrypt recordings at rest with the 32-byte key in this file (raw, hex or base64; keep it outside --data)")
 	fs.Var(&m.oldKeyFiles, "recording-old-key-file", "also read recordings encrypted with the key in this file (repeatable; while rotating keys)")
 	m.storage.register(fs)
@@ -299,6 +301,9 @@ func (m *serveMain) Run(ctx context.Context) error {
 		return err
 	}
 	m.srv = server.New(cfg, m.db, tr, pb, m.log)
+	if err := m.siprec.start(m.srv, m); err != nil {
+		return fmt.Errorf("siprec: %w", err)
+	}
 	if n, err := m.srv.RecoverSessions(ctx); err != nil {
 		return fmt.Errorf("recover sessions: %w", err)
 	} else if n > 0 {
@@ -455,7 +460,7 @@ func (m *serveMain) serveMetrics() (stop func()) {
 
 // Close releases the recognizer and the store, after Run returned.
 func (m *serveMain) Close() error {
-	var err error
+	err := m.siprec.stop() // its calls' sessions end with the server's
 	m.storage.close()
 	if m.srv != nil {
 		m.srv.Shutdown()
@@ -469,7 +474,9 @@ func (m *serveMain) Close() error {
 		}
 	}
 	if m.rtc != nil {
-		err = m.rtc.Close()
+		if cerr := m.rtc.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if m.tr != nil {
 		if cerr := m.tr.Close(); err == nil {
