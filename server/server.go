@@ -141,6 +141,8 @@ type Config struct {
 	// OIDC, when set, enables single sign-on through an OpenID Connect
 	// provider (it needs an account store).
 	OIDC *OIDCConfig
+	// Telephony configures the dialer media-stream routes.
+	Telephony Telephony
 }
 
 // Advisor is an optional language model: second opinions on cues while a
@@ -228,6 +230,8 @@ type Server struct {
 	setupMu              sync.Mutex
 	// sealMu serializes sealing recordings (see finalizeRecording).
 	sealMu sync.Mutex
+	// feeds tell signed-in users of their sessions started by a dialer.
+	feeds liveFeeds
 	// signinIP and signinEmail limit sign-in attempts per address and per
 	// account.
 	signinIP, signinEmail *auth.Limiter

@@ -41,6 +41,10 @@ type serveMain struct {
 	turn     stringList
 	turnUser string
 	turnCred string
+	// tel are the flags of the dialer media streams, telephony what they
+	// configure.
+	tel       telephonyFlags
+	telephony server.Telephony
 	// turnSecret mints short-lived TURN credentials (TURN REST API);
 	// turnSecretFile holds it, else $CUECARD_TURN_SECRET.
 	turnSecret, turnSecretFile string
@@ -131,6 +135,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	m.registerNetwork(fs)
 	m.registerLimits(fs)
 	m.sso.register(fs)
+	m.tel.register(fs)
 	fs.StringVar(&m.keyFile, "recording-key-file", "", "encrypt recordings at rest with the 32-byte key in this file (raw, hex or base64; keep it outside --data)")
 	fs.Var(&m.oldKeyFiles, "recording-old-key-file", "also read recordings encrypted with the key in this file (repeatable; while rotating keys)")
 	if err := parseFlags(fs, args); err != nil {
@@ -147,6 +152,9 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 		return err
 	}
 	if m.oidc, err = m.sso.config(m.publicURL); err != nil {
+		return err
+	}
+	if m.telephony, err = m.tel.config(); err != nil {
 		return err
 	}
 	return m.asr.check(true)
@@ -465,6 +473,7 @@ func (m *serveMain) network(cfg *server.Config) {
 	loop := loopbackAddr(m.addr)
 	https := m.tlsCert != "" || strings.HasPrefix(m.publicURL, "https:")
 	cfg.BehindProxy = m.behindProxy
+	cfg.Telephony = m.telephony
 	cfg.SecureCookies = https
 	if m.publicURL != "" {
 		u, _ := url.Parse(m.publicURL)
