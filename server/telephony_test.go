@@ -383,8 +383,10 @@ func TestTelephonyCall(t *testing.T) {
 // to when the rep's viewer socket got the cue. Run with -benchtime 1x.
 func BenchmarkTwilioCueLatency(b *testing.B) {
 	needCall(b)
-	srv := telServer(b, server.Telephony{}, nil)
-	var lat []float64
+	// Every frame is queued, so that media time stays the dialer's and the
+	// latency counts any time the session spends behind.
+	srv := telServer(b, server.Telephony{}, func(c *server.Config) { c.InputBuffer = 100000 })
+	var lat, algo []float64
 	for n := 0; n < b.N; n++ {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -430,6 +432,9 @@ func BenchmarkTwilioCueLatency(b *testing.B) {
 					if e.ev.Type != coach.EventCue || e.ev.Speaker == coach.NoSpeaker {
 						continue
 					}
+					mu.Lock()
+					algo = append(algo, float64(e.ev.AtMS-e.ev.EndMS))
+					mu.Unlock()
 					sentMu.Lock()
 					for _, s := range sent {
 						if s.ms >= e.ev.EndMS {
@@ -452,4 +457,6 @@ func BenchmarkTwilioCueLatency(b *testing.B) {
 	b.ReportMetric(lat[(len(lat)*95+99)/100-1], "p95-ms")
 	b.ReportMetric(lat[len(lat)/2], "p50-ms")
 	b.ReportMetric(float64(len(lat)), "cues")
+	sort.Float64s(algo)
+	b.ReportMetric(algo[(len(algo)*95+99)/100-1], "p95-media-ms")
 }
