@@ -350,16 +350,25 @@ func (c *telCall) handleGone(err error) closeMsg {
 		}
 		return closeMsg{websocket.ClosePolicyViolation, "no start message"}
 	}
+	shutdown := false
+	select {
+	case <-c.s.base.Done():
+		shutdown = true
+	default:
+	}
 	select {
 	case <-c.mc.Done():
-		r, shutdown := c.mc.EndReason()
-		if shutdown {
+		r, down := c.mc.EndReason()
+		if down {
 			return closeMsg{websocket.CloseGoingAway, "server shutting down"}
 		}
 		return closeMsg{websocket.CloseNormalClosure, "session ended: " + r}
 	default:
 	}
 	c.end()
+	if shutdown {
+		return closeMsg{websocket.CloseGoingAway, "server shutting down"}
+	}
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return closeMsg{websocket.CloseMessageTooBig, "message too long"}
 	}

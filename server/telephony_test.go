@@ -460,3 +460,32 @@ func BenchmarkTwilioCueLatency(b *testing.B) {
 	sort.Float64s(algo)
 	b.ReportMetric(algo[(len(algo)*95+99)/100-1], "p95-media-ms")
 }
+
+// TestTelephonyBadStream: media before the start message, or a message
+// that is not the provider's JSON, closes the stream with the reason.
+func TestTelephonyBadStream(t *testing.T) {
+	srv := telServer(t, server.Telephony{}, nil)
+	for name, c := range map[string]struct {
+		msg  string
+		want string
+	}{
+		"media before start": {`{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"0","payload":"//8="},"streamSid":"MZ1"}`, "media before start"},
+		"not json":           {`{"event":`, "malformed message"},
+		"opus":               {`{"event":"start","sequenceNumber":"1","start":{"mediaFormat":{"encoding":"audio/opus","sampleRate":48000,"channels":1},"customParameters":{}}}`, "unsupported media format"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := &dialer{p: telephony.Twilio, url: wsURL(srv.URL, "/v1/telephony/twilio")}
+			conn, _, err := d.dial(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.WriteMessage(websocket.TextMessage, []byte(c.msg))
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			ce := closeOf(conn)
+			if ce.Code != websocket.CloseUnsupportedData || !strings.Contains(ce.Text, c.want) {
+				t.Fatalf("closed %d %q, want 1003 with %q", ce.Code, ce.Text, c.want)
+			}
+		})
+	}
+}
