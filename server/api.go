@@ -40,6 +40,7 @@ func (s *Server) routes() http.Handler {
 	s.accountRoutes(rt)
 	s.callDataRoutes(rt)
 	s.retentionRoutes(rt)
+	s.telephonyRoutes(rt)
 	rt.handleFunc("POST /v1/sessions", SignedIn, strm, s.handleCreate)
 	rt.handleFunc("GET /v1/sessions", SignedIn, read, s.handleList)
 	rt.handleFunc("GET /v1/sessions/{id}", SessionRead, read, s.handleGet)

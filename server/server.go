@@ -170,6 +170,8 @@ type Config struct {
 	// ClusterSecret authenticates requests relayed between nodes; every
 	// node of a cluster has the same.
 	ClusterSecret []byte
+	// Telephony configures the dialer media-stream routes.
+	Telephony Telephony
 }
 
 // Advisor is an optional language model: second opinions on cues while a
@@ -259,6 +261,8 @@ type Server struct {
 	setupMu              sync.Mutex
 	// sealMu serializes sealing recordings (see finalizeRecording).
 	sealMu sync.Mutex
+	// feeds tell signed-in users of their sessions started by a dialer.
+	feeds liveFeeds
 	// signinIP and signinEmail limit sign-in attempts per address and per
 	// account.
 	signinIP, signinEmail *auth.Limiter

@@ -43,6 +43,10 @@ type serveMain struct {
 	turn     stringList
 	turnUser string
 	turnCred string
+	// tel are the flags of the dialer media streams, telephony what they
+	// configure.
+	tel       telephonyFlags
+	telephony server.Telephony
 	// turnSecret mints short-lived TURN credentials (TURN REST API);
 	// turnSecretFile holds it, else $CUECARD_TURN_SECRET.
 	turnSecret, turnSecretFile string
@@ -143,6 +147,7 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	m.sso.register(fs)
 	m.cluster.register(fs)
 	m.siprec.register(fs)
+	m.tel.register(fs)
 	fs.StringVar(&m.keyFile, "recording-key-file", "", "encrypt recordings at rest with the 32-byte key in this file (raw, hex or base64; keep it outside --data)")
 	fs.Var(&m.oldKeyFiles, "recording-old-key-file", "also read recordings encrypted with the key in this file (repeatable; while rotating keys)")
 	m.storage.register(fs)
@@ -171,6 +176,9 @@ func (m *serveMain) ParseFlags(args []string, stderr io.Writer) error {
 	}
 	if m.asr.kind == "workers" && m.cluster.natsURL == "" {
 		return usagef("--asr workers needs --nats URL")
+	}
+	if m.telephony, err = m.tel.config(); err != nil {
+		return err
 	}
 	return m.asr.check(true)
 }
@@ -525,6 +533,7 @@ func (m *serveMain) network(cfg *server.Config) {
 	loop := loopbackAddr(m.addr)
 	https := m.tlsCert != "" || strings.HasPrefix(m.publicURL, "https:")
 	cfg.BehindProxy = m.behindProxy
+	cfg.Telephony = m.telephony
 	cfg.SecureCookies = https
 	if m.publicURL != "" {
 		u, _ := url.Parse(m.publicURL)

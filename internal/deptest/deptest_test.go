@@ -34,7 +34,7 @@ func TestLightPackages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	for _, light := range []string{"client", "llm", "coach", "wire", "stream", "remote", "audio"} {
+	for _, light := range []string{"client", "llm", "coach", "wire", "stream", "remote", "audio", "telephony"} {
 		t.Run(light, func(t *testing.T) {
 			for _, p := range deps(t, "github.com/cuecard/cuecard/"+light) {
 				for _, f := range forbidden {
@@ -80,7 +80,7 @@ func TestBuildWithoutCgo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go build")
 	}
-	cmd := exec.Command("go", "build", "./coach", "./client", "./llm", "./wire", "./stream", "./remote", "./audio")
+	cmd := exec.Command("go", "build", "./coach", "./client", "./llm", "./wire", "./stream", "./remote", "./audio", "./telephony")
 	cmd.Dir = "../.."
 	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

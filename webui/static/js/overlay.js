@@ -11,6 +11,7 @@ import { Hearing, SIDES, Taps, openInput, openMic, testSource } from "./capture.
 import { CueCard } from "./cuecard.js";
 import { CueQueue } from "./cues.js";
 import { $, showAlert } from "./dom.js";
+import { LiveFeed, Viewer, shouldFollow, sourceName } from "./follow.js";
 import { clock } from "./format.js";
 import { keyAction } from "./keys.js";
 import { LevelMeters } from "./levels.js";
@@ -48,6 +49,10 @@ const call = {
   levels: null,
   lastAt: 0,
   summary: null,
+  // followed: the id of a session a dialer streams that this overlay shows
+  // (see follow.js); viewer is its events socket.
+  followed: null,
+  viewer: null,
 };
 
 const live = () => !!call.link && !call.link.ended;
@@ -85,6 +90,9 @@ async function init() {
   if (testURL && config.test_hooks) setup.useTestAudio(testURL);
   else if (testURL) setup.refuseTestAudio();
   await setup.fillMics();
+  // Calls that a dialer streams for this rep show up here by themselves.
+  new LiveFeed({ onNotice: follow }).start();
+  if (params.get("follow")) follow({ id: params.get("follow"), source: params.get("source") || "", title: "" });
   document.body.dataset.ready = "true";
 }
 
@@ -253,6 +261,33 @@ async function ended() {
     } catch { /* the server is gone: show what we have */ }
   }
   showSummary(sum, call.session?.id);
+}
+
+// ---- phone calls -------------------------------------------------------
+
+// follow shows a session of this rep that a dialer streams (notice n from
+// the live feed), unless the overlay is busy with a call of its own.
+function follow(n) {
+  const state = { phase: document.body.dataset.phase || "setup", session: call.session?.id || null, followed: call.followed };
+  if (!shouldFollow(state, n)) return;
+  if (state.phase === "ended") {
+    // A fresh page for the new call: no cue or gauge of the last one.
+    location.assign(`${location.pathname}?follow=${encodeURIComponent(n.id)}&source=${encodeURIComponent(n.source)}`);
+    return;
+  }
+  call.followed = n.id;
+  call.session = { id: n.id };
+  $("#setup").hidden = true;
+  $("#live").hidden = false;
+  $("#popout").hidden = false;
+  $("#clock").hidden = false;
+  $("#stop").hidden = true; // the phone call ends at the dialer
+  document.body.dataset.phase = "live";
+  document.body.dataset.session = n.id;
+  document.body.dataset.source = n.source || "dialer";
+  showAlert("#status", "info", `Following a phone call from ${sourceName(n.source)}${n.title ? ` (${n.title})` : ""}.`);
+  onState("live", {});
+  call.viewer = new Viewer({ id: n.id, onEvent, onEnd: () => onState("ended", {}) });
 }
 
 // ---- events ------------------------------------------------------------
