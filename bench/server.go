@@ -79,6 +79,7 @@ type Usage struct {
 	RSS, Peak  int64         // bytes
 	Goroutines int
 	Dropped    float64 // audio frames dropped so far
+	Published  float64 // events published to the cluster's NATS so far
 }
 
 // Usage reads the process's CPU and memory from /proc and its goroutines
@@ -134,6 +135,8 @@ func (s *Server) Usage() (Usage, error) {
 			u.Goroutines, _ = strconv.Atoi(strings.Fields(l)[1])
 		case strings.HasPrefix(l, "cuecard_audio_frames_dropped_total "):
 			u.Dropped, _ = strconv.ParseFloat(strings.Fields(l)[1], 64)
+		case strings.HasPrefix(l, "cuecard_cluster_events_published_total "):
+			u.Published, _ = strconv.ParseFloat(strings.Fields(l)[1], 64)
 		}
 	}
 	return u, sc.Err()

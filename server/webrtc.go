@@ -242,13 +242,12 @@ func (rtc *WebRTC) registerMetrics(s *Server) {
 // then runs on a goroutine the server waits for, until the session ends,
 // the peer goes, or a newer audio client replaces it.
 func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
-	if s.redirectToOwner(w, r) {
+	// A session another node runs is redirected there (cluster mode, or
+	// the WebRTC config's own Redirect); a full server answers 503.
+	if s.redirectToOwner(w, r) || s.whipRedirect(w, r) || s.whipBusy(w, r) {
 		return
 	}
 	rtc := s.cfg.WebRTC
-	if s.whipRedirect(w, r) || s.whipBusy(w, r) {
-		return
-	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": errNotSDP.Error()})
 		return
@@ -316,10 +315,16 @@ func (s *Server) handleWebRTC(w http.ResponseWriter, r *http.Request) {
 	}
 	close(p.attached)
 
+	writeWHIPAnswer(w, servers, p.res, id, answer)
+}
+
+// writeWHIPAnswer answers a WHIP offer: 201 with the SDP answer, the
+// resource's Location and ETag, and the ICE servers as Link headers.
+func writeWHIPAnswer(w http.ResponseWriter, servers []webrtc.ICEServer, res *whipResource, id, answer string) {
 	addICELinks(w.Header(), servers)
 	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", p.res.location(id))
-	w.Header().Set("ETag", p.res.currentETag())
+	w.Header().Set("Location", res.location(id))
+	w.Header().Set("ETag", res.currentETag())
 	w.Header().Set("Accept-Patch", sdpFragType)
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, answer)

@@ -132,7 +132,9 @@ func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, ca
 		}
 	})
 	began, wcpu := time.Now(), wk.cpu()
+	c0, _ := nf.commits(ctx)
 	r := bench.RunOn(ctx, nodes.urls(), nf.watch, tok, call, n, stagger)
+	c1, _ := nf.commits(ctx)
 	wcpu = wk.cpu() - wcpu
 	wall := time.Since(began)
 	stop()
@@ -150,6 +152,7 @@ func benchLevel(ctx context.Context, stdout io.Writer, exe, data, asr string, ca
 		float64(after.Peak-before.RSS)/float64(n)/(1<<20), before.Goroutines, peak.Goroutines,
 		float64(peak.Goroutines-before.Goroutines)/float64(n), after.Dropped-before.Dropped, wall.Seconds())
 	wk.report(stdout, wcpu, audio)
+	nf.report(stdout, before, after, c1-c0, audio)
 	return nil
 }
 

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/nats-io/nuid"
 
 	"github.com/cuecard/cuecard/bench"
@@ -97,8 +101,34 @@ func (b *benchNodes) usage() (bench.Usage, error) {
 		sum.Peak += u.Peak
 		sum.Goroutines += u.Goroutines
 		sum.Dropped += u.Dropped
+		sum.Published += u.Published
 	}
 	return sum, nil
+}
+
+// commits returns how many transactions the cluster's PostgreSQL database
+// has committed so far (0 without one).
+func (f benchNodeFlags) commits(ctx context.Context) (int64, error) {
+	if f.nodes == 1 || f.database == "" {
+		return 0, nil
+	}
+	db, err := sql.Open("pgx", f.database)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	err = db.QueryRowContext(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	return n, err
+}
+
+// report prints what the cluster moved per second of call.
+func (f benchNodeFlags) report(out io.Writer, before, after bench.Usage, commits int64, audio time.Duration) {
+	if f.nodes == 1 {
+		return
+	}
+	fmt.Fprintf(out, "          cluster: %d nodes, %.1f events published to NATS and %.1f PostgreSQL commits per s of call (commits counted for the whole database)\n",
+		f.nodes, (after.Published-before.Published)/audio.Seconds(), float64(commits)/audio.Seconds())
 }
 
 func (b *benchNodes) setToken(tok string) {
