@@ -53,6 +53,7 @@ func (d *dialer) encode(pcm []float32) []byte {
 		return g711.Ulaw.Encode(nil, pcm)
 	case telephony.Telnyx:
 		return g711.Alaw.Encode(nil, pcm)
+	case telephony.Plivo:
 	}
 	b := make([]byte, 2*len(pcm))
 	for i, v := range pcm {
@@ -68,6 +69,7 @@ func (d *dialer) startMsg() []byte {
 		return fmt.Appendf(nil, `{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC00000000000000000000000000000000","streamSid":"MZ00000000000000000000000000000000","callSid":"CA00000000000000000000000000000000","tracks":["inbound","outbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":%s},"streamSid":"MZ00000000000000000000000000000000"}`, params)
 	case telephony.Telnyx:
 		return fmt.Appendf(nil, `{"event":"start","sequence_number":"1","start":{"user_id":"u1","call_control_id":"v3:call","call_session_id":"s1","from":"+13122010094","to":"+13122123456","custom_parameters":%s,"media_format":{"encoding":"PCMA","sample_rate":8000,"channels":1}},"stream_id":"st1"}`, params)
+	case telephony.Plivo:
 	}
 	var hs []string
 	for k, v := range d.params {
@@ -84,6 +86,7 @@ func (d *dialer) mediaMsg(seq int64, track string, chunk int64, payload []byte) 
 		return fmt.Appendf(nil, `{"event":"media","sequenceNumber":"%d","media":{"track":"%s","chunk":"%d","timestamp":"%d","payload":"%s"},"streamSid":"MZ00000000000000000000000000000000"}`, seq, track, chunk, ts, b64)
 	case telephony.Telnyx:
 		return fmt.Appendf(nil, `{"event":"media","sequence_number":"%d","media":{"track":"%s","chunk":"%d","timestamp":"%d","payload":"%s"},"stream_id":"st1"}`, seq, track, chunk, ts, b64)
+	case telephony.Plivo:
 	}
 	return fmt.Appendf(nil, `{"event":"media","sequenceNumber":%d,"streamId":"st1","media":{"track":"%s","timestamp":"%d","chunk":%d,"payload":"%s"}}`, seq, track, 1705312200000+ts, chunk, b64)
 }
@@ -96,6 +99,7 @@ func (d *dialer) extraMsgs() [][]byte {
 	case telephony.Telnyx:
 		return [][]byte{[]byte(`{"event":"dtmf","stream_id":"st1","occurred_at":"2022-03-25T10:01:00.000Z","sequence_number":"2","dtmf":{"digit":"5"}}`),
 			[]byte(`{"event":"mark","sequence_number":"3","stream_id":"st1","mark":{"name":"greeting"}}`)}
+	case telephony.Plivo:
 	}
 	return [][]byte{[]byte(`{"event":"dtmf","sequenceNumber":2,"streamId":"st1","dtmf":{"track":"inbound","digit":"5"}}`),
 		[]byte(`{"event":"playedStream","sequenceNumber":3,"streamId":"st1","name":"greeting"}`)}
@@ -107,6 +111,7 @@ func (d *dialer) stopMsg(seq int64) []byte {
 		return fmt.Appendf(nil, `{"event":"stop","sequenceNumber":"%d","stop":{"accountSid":"AC00000000000000000000000000000000","callSid":"CA00000000000000000000000000000000"},"streamSid":"MZ00000000000000000000000000000000"}`, seq)
 	case telephony.Telnyx:
 		return fmt.Appendf(nil, `{"event":"stop","sequence_number":"%d","stop":{"user_id":"u1","call_control_id":"v3:call"},"stream_id":"st1"}`, seq)
+	case telephony.Plivo:
 	}
 	return nil // Plivo closes the socket
 }
@@ -115,6 +120,9 @@ func (d *dialer) stopMsg(seq int64) []byte {
 // HTTP status.
 func (d *dialer) dial(ctx context.Context) (*websocket.Conn, int, error) {
 	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, d.url, d.header)
+	if resp != nil && resp.Body != nil && err == nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		code := 0
 		if resp != nil {

@@ -213,7 +213,10 @@ func onlySession(tb testing.TB, srv *servertest.Server, user string) store.Sessi
 // announces (on the channel) and a function that closes the feed.
 func watchFeed(tb testing.TB, srv *servertest.Server, token string) (<-chan string, func()) {
 	tb.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial(wsURL(srv.URL, "/v1/me/live"), http.Header{"Authorization": {"Bearer " + token}})
+	conn, resp, err := websocket.DefaultDialer.Dial(wsURL(srv.URL, "/v1/me/live"), http.Header{"Authorization": {"Bearer " + token}})
+	if resp != nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -254,7 +257,10 @@ type timedEvent struct {
 // until the session ends; the channel gets them all at the end.
 func watchSession(tb testing.TB, srv *servertest.Server, token, id string) <-chan []timedEvent {
 	tb.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial(wsURL(srv.URL, "/v1/sessions/"+id+"/events"), http.Header{"Authorization": {"Bearer " + token}})
+	conn, resp, err := websocket.DefaultDialer.Dial(wsURL(srv.URL, "/v1/sessions/"+id+"/events"), http.Header{"Authorization": {"Bearer " + token}})
+	if resp != nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -345,35 +351,45 @@ func TestTelephonyCall(t *testing.T) {
 			if events == nil {
 				t.Fatal("the rep's live feed announced no session")
 			}
-			got := <-events
-			var evs []coach.Event
-			for _, e := range got {
-				evs = append(evs, e.ev)
-			}
-			var said [3]int
-			for _, ev := range filter(evs, "transcript") {
-				if ev.Final {
-					said[ev.Speaker]++
-				}
-			}
-			if said[coach.Rep] == 0 || said[coach.Prospect] == 0 {
-				t.Fatalf("final transcripts: rep %d, prospect %d", said[coach.Rep], said[coach.Prospect])
-			}
-			if testing.Verbose() {
-				for _, ev := range filter(evs, "transcript", "stage", "cue") {
-					if ev.Type != "transcript" || ev.Final {
-						t.Logf("%s %d %s %q %s%s", ev.Type, ev.AtMS, ev.Speaker, ev.Text, ev.Cue, ev.Stage)
-					}
-				}
-			}
-			// The whole call brings the prospect's problem, then the cue.
-			if cues := filter(evs, "cue"); c.maxMS == 0 && (len(cues) == 0 || cues[0].Cue != "future_forward") {
-				t.Fatalf("cues %v", keys(cues, func(ev coach.Event) string { return ev.Cue }))
-			}
-			if last := evs[len(evs)-1]; last.Type != coach.EventSummary {
-				t.Fatalf("last event %s", last.Type)
-			}
+			checkCallEvents(t, <-events, c.maxMS == 0)
 		})
+	}
+}
+
+// checkCallEvents checks a telephony call's events as its rep saw them:
+// final transcripts of both sides, a summary last, and (for the whole
+// call) the future_forward cue first.
+func checkCallEvents(t *testing.T, got []timedEvent, whole bool) {
+	t.Helper()
+	var evs []coach.Event
+	for _, e := range got {
+		evs = append(evs, e.ev)
+	}
+	if len(evs) == 0 {
+		t.Fatal("no events")
+	}
+	var said [3]int
+	for _, ev := range filter(evs, "transcript") {
+		if ev.Final {
+			said[ev.Speaker]++
+		}
+	}
+	if said[coach.Rep] == 0 || said[coach.Prospect] == 0 {
+		t.Fatalf("final transcripts: rep %d, prospect %d", said[coach.Rep], said[coach.Prospect])
+	}
+	if testing.Verbose() {
+		for _, ev := range filter(evs, "transcript", "stage", "cue") {
+			if ev.Type != "transcript" || ev.Final {
+				t.Logf("%s %d %s %q %s%s", ev.Type, ev.AtMS, ev.Speaker, ev.Text, ev.Cue, ev.Stage)
+			}
+		}
+	}
+	// The whole call brings the prospect's problem, then the cue.
+	if cues := filter(evs, "cue"); whole && (len(cues) == 0 || cues[0].Cue != "future_forward") {
+		t.Fatalf("cues %v", keys(cues, func(ev coach.Event) string { return ev.Cue }))
+	}
+	if last := evs[len(evs)-1]; last.Type != coach.EventSummary {
+		t.Fatalf("last event %s", last.Type)
 	}
 }
 
@@ -428,7 +444,13 @@ func BenchmarkTwilioCueLatency(b *testing.B) {
 					b.Error("no session announced")
 					return
 				}
-				for _, e := range <-events {
+				got := <-events
+				kinds := map[string]int{}
+				for _, e := range got {
+					kinds[e.ev.Type]++
+				}
+				b.Logf("call %d: events %v", i, kinds)
+				for _, e := range got {
 					if e.ev.Type != coach.EventCue || e.ev.Speaker == coach.NoSpeaker {
 						continue
 					}

@@ -45,7 +45,7 @@ func BenchmarkCallSecond(b *testing.B) {
 	if _, err := d.Decode(start); err != nil {
 		b.Fatal(err)
 	}
-	ro := [2]*telephony.Reorder{telephony.NewReorder(0), telephony.NewReorder(0)}
+	var ro [2]*telephony.Reorder
 	var frames []telephony.Frame
 	var f32, out []float32
 	b.ReportAllocs()

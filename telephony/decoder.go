@@ -84,7 +84,7 @@ func checkFormat(f Format) error {
 		return fmt.Errorf("%w: unknown encoding", ErrBadFormat)
 	case f.Channels != 1:
 		return fmt.Errorf("%w: %d channels, want 1", ErrBadFormat, f.Channels)
-	case f.Rate != 8000 && !(f.Rate == 16000 && f.Encoding == L16):
+	case f.Rate != 8000 && (f.Rate != 16000 || f.Encoding != L16):
 		return fmt.Errorf("%w: %d Hz", ErrBadFormat, f.Rate)
 	}
 	return nil

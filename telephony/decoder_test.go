@@ -63,39 +63,7 @@ func TestDecodeFixtures(t *testing.T) {
 	}
 	for p, w := range cases {
 		t.Run(p.String(), func(t *testing.T) {
-			d := telephony.NewDecoder(p)
-			msgs := readFixture(t, p.String())
-			if len(msgs) != len(w.kinds) {
-				t.Fatalf("%d messages, want %d", len(msgs), len(w.kinds))
-			}
-			var media []telephony.Frame
-			for i, b := range msgs {
-				m, err := d.Decode(b)
-				if err != nil {
-					t.Fatalf("message %d: %v", i+1, err)
-				}
-				if m.Kind != w.kinds[i] {
-					t.Fatalf("message %d: kind %d, want %d", i+1, m.Kind, w.kinds[i])
-				}
-				switch m.Kind {
-				case telephony.KindStart:
-					if m.Start.Format != w.format || m.Start.CallID != w.callID {
-						t.Errorf("start %+v", m.Start)
-					}
-					for k, v := range w.params {
-						if m.Start.Params[k] != v {
-							t.Errorf("param %s = %q, want %q", k, m.Start.Params[k], v)
-						}
-					}
-				case telephony.KindMedia:
-					media = append(media, m.Frame)
-				case telephony.KindDTMF:
-					if m.Digit == "" {
-						t.Error("dtmf without its digit")
-					}
-				default:
-				}
-			}
+			media := decodeAll(t, p, w.kinds, w.format, w.callID, w.params)
 			for i, f := range media {
 				if f.Track != w.tracks[i] || len(f.PCM) != w.samples {
 					t.Errorf("media %d: track %v, %d samples", i, f.Track, len(f.PCM))
@@ -109,6 +77,46 @@ func TestDecodeFixtures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decodeAll decodes provider p's fixture, checks each message's kind and
+// the start message, and returns the media frames.
+func decodeAll(t *testing.T, p telephony.Provider, kinds []telephony.Kind, format telephony.Format, callID string, params map[string]string) []telephony.Frame {
+	t.Helper()
+	d := telephony.NewDecoder(p)
+	msgs := readFixture(t, p.String())
+	if len(msgs) != len(kinds) {
+		t.Fatalf("%d messages, want %d", len(msgs), len(kinds))
+	}
+	var media []telephony.Frame
+	for i, b := range msgs {
+		m, err := d.Decode(b)
+		if err != nil {
+			t.Fatalf("message %d: %v", i+1, err)
+		}
+		if m.Kind != kinds[i] {
+			t.Fatalf("message %d: kind %d, want %d", i+1, m.Kind, kinds[i])
+		}
+		switch m.Kind {
+		case telephony.KindStart:
+			if m.Start.Format != format || m.Start.CallID != callID {
+				t.Errorf("start %+v", m.Start)
+			}
+			for k, v := range params {
+				if m.Start.Params[k] != v {
+					t.Errorf("param %s = %q, want %q", k, m.Start.Params[k], v)
+				}
+			}
+		case telephony.KindMedia:
+			media = append(media, m.Frame)
+		case telephony.KindDTMF:
+			if m.Digit == "" {
+				t.Error("dtmf without its digit")
+			}
+		default:
+		}
+	}
+	return media
 }
 
 func peak(x []int16) int {

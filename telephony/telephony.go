@@ -61,6 +61,7 @@ func (t Track) String() string {
 		return "inbound"
 	case Outbound:
 		return "outbound"
+	case NoTrack:
 	}
 	return ""
 }

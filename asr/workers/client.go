@@ -50,10 +50,11 @@ type ClientConfig struct {
 }
 
 // DefaultClientConfig returns the defaults: prefix "cuecard", 5 s timeout,
-// 3 attempts, segments up to two minutes, 100 ms chunks.
+// 3 attempts, segments up to two minutes, 40 ms chunks (at the end of a
+// segment its worker has at most that much audio left to decode).
 func DefaultClientConfig() ClientConfig {
 	return ClientConfig{Prefix: "cuecard", Timeout: 5 * time.Second, QueueTimeout: 30 * time.Second, AcceptTimeout: time.Second, MaxAttempts: 3, MaxSegmentMS: 120000,
-		ChunkMS: 100, MaxQueued: 8, BacklogMS: 10000}
+		ChunkMS: 40, MaxQueued: 8, BacklogMS: 10000}
 }
 
 func (c ClientConfig) withDefaults() ClientConfig {

@@ -260,9 +260,9 @@ func (w *Worker) open(inbox string, state []float32) (*job, error) {
 	if a, ok := u.(stream.Adapter); ok {
 		a.Adapt(state)
 	}
-	// The feed holds the whole segment if the decoder falls behind:
-	// one message per ChunkMS (100 ms) of audio.
-	j := &job{inbox: inbox, utt: u, in: make(chan *nats.Msg, w.cfg.MaxSegmentMS/100+8)}
+	// The feed holds the whole segment if the decoder falls behind, in
+	// messages of 20 ms or more.
+	j := &job{inbox: inbox, utt: u, in: make(chan *nats.Msg, w.cfg.MaxSegmentMS/20+8)}
 	j.sub, err = w.nc.Subscribe(w.nc.NewInbox(), func(m *nats.Msg) {
 		select {
 		case j.in <- m:

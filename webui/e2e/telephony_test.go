@@ -96,7 +96,10 @@ func playTwilio(ctx context.Context, base, token string, started chan<- time.Tim
 		}
 		sides[i] = g711.Ulaw.Encode(nil, pcm)
 	}
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(base, "http")+"/v1/telephony/twilio", nil)
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(base, "http")+"/v1/telephony/twilio", nil)
+	if resp != nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		return err
 	}
