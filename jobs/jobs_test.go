@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"github.com/cuecard/cuecard/cluster/clustertest"
 	"github.com/cuecard/cuecard/jobs"
 )
 
@@ -26,19 +26,7 @@ func TestMain(m *testing.M) {
 // (failing under CI).
 func natsConn(tb testing.TB) *nats.Conn {
 	tb.Helper()
-	url := os.Getenv("CUECARD_TEST_NATS")
-	if url == "" {
-		url = "nats://127.0.0.1:4222"
-	}
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("NATS at %s: %v", url, err)
-		}
-		tb.Skipf("NATS with JetStream not reachable at %s (%v): start it as DEVELOPERS.md says", url, err)
-	}
-	tb.Cleanup(nc.Close)
-	return nc
+	return clustertest.Conn(tb)
 }
 
 // prefix returns a prefix unique to the test and deletes its stream at

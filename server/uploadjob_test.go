@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cuecard/cuecard/blob"
+	"github.com/cuecard/cuecard/cluster/clustertest"
 	"github.com/cuecard/cuecard/jobs"
 	"github.com/cuecard/cuecard/server"
 	"github.com/cuecard/cuecard/server/servertest"
@@ -25,19 +26,7 @@ import (
 // local one), skipping when it is unreachable unless CI is set.
 func testNATS(tb testing.TB) *nats.Conn {
 	tb.Helper()
-	url := os.Getenv("CUECARD_TEST_NATS")
-	if url == "" {
-		url = "nats://127.0.0.1:4222"
-	}
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("NATS at %s: %v", url, err)
-		}
-		tb.Skipf("NATS with JetStream not reachable at %s (%v)", url, err)
-	}
-	tb.Cleanup(nc.Close)
-	return nc
+	return clustertest.Conn(tb)
 }
 
 // jobQueue returns a JetStream queue on nc under prefix (its stream is

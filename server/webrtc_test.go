@@ -159,7 +159,7 @@ func rtcSession(t *testing.T, ts *testServer) string {
 }
 
 // postOffer posts an offer as the session's owner.
-func postOffer(t *testing.T, ts *testServer, id, contentType, body string) (*http.Response, []byte) {
+func postOffer(t *testing.T, ts *testServer, id, contentType, body string) (reply, []byte) {
 	t.Helper()
 	resp, err := ts.st.HTTP.Post(ts.ts.URL+"/v1/sessions/"+id+"/webrtc", contentType, strings.NewReader(body))
 	if err != nil {
@@ -167,7 +167,13 @@ func postOffer(t *testing.T, ts *testServer, id, contentType, body string) (*htt
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp, b
+	return reply{resp.StatusCode, resp.Header}, b
+}
+
+// reply is the status and header of an answer whose body was read.
+type reply struct {
+	StatusCode int
+	Header     http.Header
 }
 
 // connect posts the offer and applies the answer.

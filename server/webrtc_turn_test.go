@@ -124,7 +124,7 @@ func TestWebRTCTURNCredentials(t *testing.T) {
 
 	from = time.Now().Add(ttl)
 	c := newRTCClient(t, coach.Rep, coach.Prospect)
-	ans, answer := postOffer(t, ts, id, "application/sdp", c.offer(t)) //nolint:bodyclose // postOffer read and closed it
+	ans, answer := postOffer(t, ts, id, "application/sdp", c.offer(t))
 	if ans.StatusCode != http.StatusCreated {
 		t.Fatalf("offer: %d %s", ans.StatusCode, answer)
 	}

@@ -23,7 +23,7 @@ const fragType = "application/trickle-ice-sdpfrag"
 
 // whipDo sends a request with token (none when empty) and returns the
 // answer with its body read.
-func whipDo(t *testing.T, method, url, token, ctype, body string, hdr map[string]string) (*http.Response, string) {
+func whipDo(t *testing.T, method, url, token, ctype, body string, hdr map[string]string) (reply, string) {
 	t.Helper()
 	r, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -45,7 +45,7 @@ func whipDo(t *testing.T, method, url, token, ctype, body string, hdr map[string
 	defer resp.Body.Close()
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
-	return resp, b.String()
+	return reply{resp.StatusCode, resp.Header}, b.String()
 }
 
 // TestWHIPOptions checks the endpoint's OPTIONS answer (RFC 9725, 4.1):

@@ -3,6 +3,7 @@ package siprec
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -72,7 +73,7 @@ func firstOf(a, b string) string {
 func ParseMetadata(b []byte) (Metadata, error) {
 	var x xmlRecording
 	if err := xml.NewDecoder(bytes.NewReader(b)).Decode(&x); err != nil {
-		return Metadata{}, fmt.Errorf("%w: %v", ErrBadMetadata, err)
+		return Metadata{}, fmt.Errorf("%w: %w", ErrBadMetadata, err)
 	}
 	md := Metadata{Senders: map[string]string{}}
 	for _, s := range x.Session {
@@ -138,15 +139,15 @@ func splitBody(contentType string, b []byte) (body, error) {
 	r := multipart.NewReader(bytes.NewReader(b), params["boundary"])
 	for {
 		p, err := r.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return body{}, fmt.Errorf("%w: multipart body: %v", ErrBadSDP, err)
+			return body{}, fmt.Errorf("%w: multipart body: %w", ErrBadSDP, err)
 		}
 		data, err := io.ReadAll(p)
 		if err != nil {
-			return body{}, fmt.Errorf("%w: multipart body: %v", ErrBadSDP, err)
+			return body{}, fmt.Errorf("%w: multipart body: %w", ErrBadSDP, err)
 		}
 		pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
 		switch pt {

@@ -37,7 +37,7 @@ func parseOffer(b []byte) ([]media, error) {
 		b = append(b[:len(b):len(b)], "\r\n"...)
 	}
 	if err := d.Unmarshal(b); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	var out []media
 	usable := 0

@@ -42,6 +42,19 @@ func URL(tb testing.TB) string {
 	return u
 }
 
+// Conn connects to the shared NATS server (see URL) and closes the
+// connection when the test ends.
+func Conn(tb testing.TB) *nats.Conn {
+	tb.Helper()
+	u := URL(tb)
+	nc, err := nats.Connect(u, nats.Timeout(2*time.Second))
+	if err != nil {
+		tb.Fatalf("NATS at %s: %v", u, err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
 var seq atomic.Int64
 
 // Config returns a cluster configuration for node on the NATS server at

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cuecard/cuecard/client"
+	"github.com/cuecard/cuecard/cluster/clustertest"
 )
 
 func TestStorageFlagsRejected(t *testing.T) {
@@ -41,18 +41,7 @@ func TestStorageFlagsRejected(t *testing.T) {
 // directory, not under --data.
 func TestServeSharedRecordings(t *testing.T) {
 	t.Setenv("CUECARD_CLUSTER_SECRET", "a cluster secret for the recordings test")
-	url := os.Getenv("CUECARD_TEST_NATS")
-	if url == "" {
-		url = "nats://127.0.0.1:4222"
-	}
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("NATS at %s: %v", url, err)
-		}
-		t.Skipf("NATS with JetStream not reachable at %s (%v)", url, err)
-	}
-	defer nc.Close()
+	url, nc := clustertest.URL(t), clustertest.Conn(t)
 	prefix := fmt.Sprintf("cmd%d", time.Now().UnixNano())
 	defer func() {
 		js, _ := jetstream.New(nc)

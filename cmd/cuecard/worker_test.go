@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
 	"github.com/cuecard/cuecard/client"
+	"github.com/cuecard/cuecard/cluster/clustertest"
 	"github.com/cuecard/cuecard/coach"
 	"github.com/cuecard/cuecard/internal/calltest"
 )
@@ -22,19 +21,7 @@ import (
 // the test (failing it in CI) when none answers.
 func testNATS(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("CUECARD_TEST_NATS")
-	if url == "" {
-		url = "nats://127.0.0.1:4222"
-	}
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("NATS at %s is required in CI: %v", url, err)
-		}
-		t.Skipf("no NATS server at %s: %v", url, err)
-	}
-	nc.Close()
-	return url
+	return clustertest.URL(t)
 }
 
 // startWorkerProc starts `cuecard worker` in its own process and waits

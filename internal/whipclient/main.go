@@ -207,10 +207,17 @@ func (c *client) open() error {
 	}
 }
 
-func (c *client) request(method, u, ctype, body string, hdr map[string]string) (*http.Response, []byte, error) {
+// reply is the status and header of an answer whose body was read.
+type reply struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+}
+
+func (c *client) request(method, u, ctype, body string, hdr map[string]string) (reply, []byte, error) {
 	r, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
-		return nil, nil, err
+		return reply{}, nil, err
 	}
 	r.Header.Set("Authorization", "Bearer "+c.token)
 	if ctype != "" {
@@ -221,11 +228,11 @@ func (c *client) request(method, u, ctype, body string, hdr map[string]string) (
 	}
 	resp, err := c.http.Do(r)
 	if err != nil {
-		return nil, nil, err
+		return reply{}, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp, b, err
+	return reply{resp.StatusCode, resp.Status, resp.Header}, b, err
 }
 
 func (c *client) post(offer string) error {
