@@ -176,9 +176,9 @@ func runCall(ctx context.Context, cl, viewer *client.Client, call *Call) (Result
 	go func() { readErr <- readEvents(conn, got) }()
 	var vgot chan []recv
 	var verr chan error
+	var vconn *websocket.Conn
 	if viewer != nil {
-		vconn, err := viewer.DialEvents(ctx, ses.ID)
-		if err != nil {
+		if vconn, err = viewer.DialEvents(ctx, ses.ID); err != nil {
 			return Result{}, fmt.Errorf("watch on another node: %w", err)
 		}
 		defer vconn.Close()
@@ -194,16 +194,24 @@ func runCall(ctx context.Context, cl, viewer *client.Client, call *Call) (Result
 	rerr := <-readErr
 	r := tally(call, evs, sent[:n])
 	if vgot != nil {
+		// The viewer's socket closes after the summary; one that does not
+		// within viewerGrace is a failed watch.
+		t := time.AfterFunc(viewerGrace, func() { vconn.Close() })
 		r.ViewerPush = tally(call, <-vgot, sent[:n]).Push
-		if err := <-verr; rerr == nil {
-			rerr = err
+		if err := <-verr; rerr == nil && err != nil {
+			rerr = fmt.Errorf("viewer on another node: %w", err)
 		}
+		t.Stop()
 	}
 	if werr != nil {
 		return r, werr
 	}
 	return r, rerr
 }
+
+// viewerGrace is how long a viewer may take to see a call's end after
+// its audio client did.
+const viewerGrace = 20 * time.Second
 
 // recv is an event and when it arrived.
 type recv struct {
