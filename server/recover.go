@@ -217,10 +217,12 @@ func (s *Server) uploadInputs(ctx context.Context, id string) ([2]string, bool) 
 
 // failUpload deletes the upload's session and records why it failed.
 func (s *Server) failUpload(ctx context.Context, rs replayStore, id string, totalMS int64, msg string) {
-	if err := rs.DeleteSession(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("delete failed upload", "session", id, "err", err)
-	}
+	// Failed first: an upload still analyzing whose session is gone would
+	// answer 404 to the uploader polling it in between.
 	if err := rs.SetUpload(ctx, store.Upload{ID: id, State: store.UploadFailed, TotalMS: totalMS, Error: msg}); err != nil {
 		s.log.Error("upload state", "session", id, "err", err)
+	}
+	if err := rs.DeleteSession(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("delete failed upload", "session", id, "err", err)
 	}
 }
