@@ -68,6 +68,19 @@ func (d *Decoder) Decode(data []byte) (Message, error) {
 	return m, nil
 }
 
+// mediaBody is the "media" object of a media message: the three
+// providers give it the same fields.
+type mediaBody struct {
+	Track     string `json:"track"`
+	Chunk     num    `json:"chunk"`
+	Timestamp num    `json:"timestamp"`
+	Payload   string `json:"payload"`
+}
+
+func (b *mediaBody) raw() rawMedia {
+	return rawMedia{track: b.Track, chunk: int64(b.Chunk), timestamp: int64(b.Timestamp), payload: b.Payload}
+}
+
 // rawMedia is a media message before its payload is decoded.
 type rawMedia struct {
 	track     string

@@ -19,7 +19,7 @@ type plivoMsg struct {
 	SequenceNumber num         `json:"sequenceNumber"`
 	StreamID       string      `json:"streamId"`
 	Start          *plivoStart `json:"start"`
-	Media          *plivoMedia `json:"media"`
+	Media          *mediaBody  `json:"media"`
 	ExtraHeaders   string      `json:"extra_headers"`
 	DTMF           *struct {
 		Digit string `json:"digit"`
@@ -35,13 +35,6 @@ type plivoStart struct {
 		Encoding   string `json:"encoding"`
 		SampleRate int    `json:"sampleRate"`
 	} `json:"mediaFormat"`
-}
-
-type plivoMedia struct {
-	Track     string `json:"track"`
-	Timestamp num    `json:"timestamp"`
-	Chunk     num    `json:"chunk"`
-	Payload   string `json:"payload"`
 }
 
 func decodePlivo(data []byte) (Message, rawMedia, error) {
@@ -69,8 +62,8 @@ func decodePlivo(data []byte) (Message, rawMedia, error) {
 		if w.Media == nil {
 			return m, raw, fmt.Errorf("%w: media without media", ErrBadMessage)
 		}
-		raw = rawMedia{track: w.Media.Track, chunk: int64(w.Media.Chunk), timestamp: int64(w.Media.Timestamp),
-			payload: w.Media.Payload, wallClock: true}
+		raw = w.Media.raw()
+		raw.wallClock = true
 	case KindDTMF:
 		if w.DTMF != nil {
 			m.Digit = w.DTMF.Digit

@@ -15,7 +15,7 @@ type telnyxMsg struct {
 	SequenceNumber num          `json:"sequence_number"`
 	StreamID       string       `json:"stream_id"`
 	Start          *telnyxStart `json:"start"`
-	Media          *telnyxMedia `json:"media"`
+	Media          *mediaBody   `json:"media"`
 	DTMF           *struct {
 		Digit string `json:"digit"`
 	} `json:"dtmf"`
@@ -35,13 +35,6 @@ type telnyxStart struct {
 		SampleRate int    `json:"sample_rate"`
 		Channels   int    `json:"channels"`
 	} `json:"media_format"`
-}
-
-type telnyxMedia struct {
-	Track     string `json:"track"`
-	Chunk     num    `json:"chunk"`
-	Timestamp num    `json:"timestamp"`
-	Payload   string `json:"payload"`
 }
 
 func decodeTelnyx(data []byte) (Message, rawMedia, error) {
@@ -76,7 +69,7 @@ func decodeTelnyx(data []byte) (Message, rawMedia, error) {
 		if w.Media == nil {
 			return m, raw, fmt.Errorf("%w: media without media", ErrBadMessage)
 		}
-		raw = rawMedia{track: w.Media.Track, chunk: int64(w.Media.Chunk), timestamp: int64(w.Media.Timestamp), payload: w.Media.Payload}
+		raw = w.Media.raw()
 	case KindDTMF:
 		if w.DTMF != nil {
 			m.Digit = w.DTMF.Digit

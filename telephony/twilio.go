@@ -12,7 +12,7 @@ type twilioMsg struct {
 	SequenceNumber num          `json:"sequenceNumber"`
 	StreamSid      string       `json:"streamSid"`
 	Start          *twilioStart `json:"start"`
-	Media          *twilioMedia `json:"media"`
+	Media          *mediaBody   `json:"media"`
 	DTMF           *struct {
 		Track string `json:"track"`
 		Digit string `json:"digit"`
@@ -30,13 +30,6 @@ type twilioStart struct {
 		SampleRate int    `json:"sampleRate"`
 		Channels   int    `json:"channels"`
 	} `json:"mediaFormat"`
-}
-
-type twilioMedia struct {
-	Track     string `json:"track"`
-	Chunk     num    `json:"chunk"`
-	Timestamp num    `json:"timestamp"`
-	Payload   string `json:"payload"`
 }
 
 func decodeTwilio(data []byte) (Message, rawMedia, error) {
@@ -62,7 +55,7 @@ func decodeTwilio(data []byte) (Message, rawMedia, error) {
 		if w.Media == nil {
 			return m, raw, fmt.Errorf("%w: media without media", ErrBadMessage)
 		}
-		raw = rawMedia{track: w.Media.Track, chunk: int64(w.Media.Chunk), timestamp: int64(w.Media.Timestamp), payload: w.Media.Payload}
+		raw = w.Media.raw()
 	case KindDTMF:
 		if w.DTMF != nil {
 			m.Digit = w.DTMF.Digit
